@@ -1,0 +1,196 @@
+"""Elementwise primitives. Forward and backward side by side; broadcasting is undone by the engine."""
+from ..autograd import Function
+
+
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, grad):
+        return grad, -grad if self.needs_input_grad[1] else None
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, grad):
+        a, b = self.saved
+        need_a, need_b = self.needs_input_grad
+        return grad * b if need_a else None, grad * a if need_b else None
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a / b
+
+    def backward(self, grad):
+        a, b = self.saved
+        need_a, need_b = self.needs_input_grad
+        return grad / b if need_a else None, -grad * a / (b * b) if need_b else None
+
+
+class Pow(Function):
+    def forward(self, a, b):
+        out = a ** b
+        self.save_for_backward(a, b, out)
+        return out
+
+    def backward(self, grad):
+        a, b, out = self.saved
+        xp = self.xp
+        need_a, need_b = self.needs_input_grad
+        grad_a = grad_b = None
+        if need_a:  # torch parity: d(a**0)/da is 0 even at a == 0
+            grad_a = grad * xp.where(b == 0, 0, b * a ** (b - 1)).astype(out.dtype)
+        if need_b:  # torch parity: 0**b has gradient 0 w.r.t. b >= 0 instead of nan
+            with self.xp.errstate(divide="ignore", invalid="ignore"):
+                grad_b = grad * xp.where((a == 0) & (b >= 0), 0, out * xp.log(a)).astype(out.dtype)
+        return grad_a, grad_b
+
+
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, grad):
+        return -grad
+
+
+class Abs(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        return abs(a)
+
+    def backward(self, grad):
+        return grad * self.xp.sign(self.saved[0])  # sign(0) == 0: torch's subgradient at 0
+
+
+class Exp(Function):
+    def forward(self, a):
+        out = self.xp.exp(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        return grad * self.saved[0]
+
+
+class Log(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        with self.xp.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf and log(-1) = nan, as torch
+            return self.xp.log(a)
+
+    def backward(self, grad):
+        return grad / self.saved[0]
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        with self.xp.errstate(invalid="ignore"):
+            out = self.xp.sqrt(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        with self.xp.errstate(divide="ignore"):
+            return grad / (2 * self.saved[0])
+
+
+class Tanh(Function):
+    def forward(self, a):
+        out = self.xp.tanh(a)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        out = self.saved[0]
+        return grad * (1 - out * out)
+
+
+class Sigmoid(Function):
+    def forward(self, a):
+        out = self.xp.tanh(a * 0.5) * 0.5 + 0.5  # never overflows, unlike 1 / (1 + exp(-a))
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        out = self.saved[0]
+        return grad * out * (1 - out)
+
+
+class ReLU(Function):
+    def forward(self, a):
+        out = self.xp.maximum(a, 0)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        return grad * (self.saved[0] > 0)  # the gradient at exactly 0 is 0, as torch
+
+
+class Clamp(Function):
+    def forward(self, a, min=None, max=None):
+        self.save_for_backward(a)
+        self.bounds = min, max
+        return self.xp.clip(a, min, max)
+
+    def backward(self, grad):
+        a = self.saved[0]
+        low, high = self.bounds
+        inside = True
+        if low is not None:
+            inside = inside & (a >= low)
+        if high is not None:
+            inside = inside & (a <= high)
+        return grad * inside  # torch passes the gradient through at the bounds themselves
+
+
+class Maximum(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return self.xp.maximum(a, b)
+
+    def backward(self, grad):
+        return _split_ties(self.xp, grad, *self.saved)
+
+
+class Minimum(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return self.xp.minimum(a, b)
+
+    def backward(self, grad):
+        a, b = self.saved
+        grad_b, grad_a = _split_ties(self.xp, grad, b, a)
+        return grad_a, grad_b
+
+
+def _split_ties(xp, grad, winner, loser):
+    """Grads of max(winner, loser): the larger input takes it all; at a tie each takes half, as torch."""
+    share = xp.where(winner == loser, grad * 0.5, grad)
+    return xp.where(winner >= loser, share, 0), xp.where(loser >= winner, share, 0)
+
+
+class Where(Function):
+    def forward(self, condition, a, b):
+        self.save_for_backward(condition)
+        return self.xp.where(condition, a, b)
+
+    def backward(self, grad):
+        condition = self.saved[0]
+        _, need_a, need_b = self.needs_input_grad
+        return (None,
+                self.xp.where(condition, grad, 0) if need_a else None,
+                self.xp.where(condition, 0, grad) if need_b else None)

@@ -1,0 +1,160 @@
+"""Softmax and the losses: primitives of their own, for numerical stability and torch parity."""
+from ..autograd import Function
+
+
+def log_softmax(xp, x, dim):
+    """x - logsumexp(x): shifted by the max first, so logits of any magnitude stay finite."""
+    shifted = x - x.max(axis=dim, keepdims=True)
+    shifted -= xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+    return shifted
+
+
+class Softmax(Function):
+    def forward(self, x, dim=-1):
+        self.dim = dim
+        out = self.xp.exp(x - x.max(axis=dim, keepdims=True))
+        out /= out.sum(axis=dim, keepdims=True)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        out = self.saved[0]
+        return out * (grad - (grad * out).sum(axis=self.dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    def forward(self, x, dim=-1):
+        self.dim = dim
+        out = log_softmax(self.xp, x, dim)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        return grad - self.xp.exp(self.saved[0]) * grad.sum(axis=self.dim, keepdims=True)
+
+
+class NllLoss(Function):
+    """-sum_c coeffs[c] * logp[c] over the class dim, summed over samples when ``reduce``.
+
+    ``coeffs`` carries everything the options mean — target one-hots or probabilities, class weights,
+    ignored targets, label smoothing and the mean's divisor — so one primitive serves them all.
+    With ``log_softmax=True`` the input is logits and log-softmax is fused in: that is cross-entropy,
+    whose gradient is the stable ``softmax * sum(coeffs) - coeffs``.
+    """
+
+    def forward(self, x, coeffs, dim=1, reduce=True, log_softmax=False):
+        xp = self.xp
+        logp = globals()["log_softmax"](xp, x, dim) if log_softmax else x
+        self.dim, self.fused = dim, log_softmax
+        self.save_for_backward(logp, coeffs)
+        # where=: a zero coefficient must ignore a -inf log-probability, not turn it into nan
+        terms = xp.multiply(coeffs, logp, out=xp.zeros(xp.broadcast_shapes(coeffs.shape, logp.shape), logp.dtype),
+                            where=coeffs != 0)
+        per_sample = -terms.sum(axis=dim)
+        return per_sample.sum() if reduce else per_sample
+
+    def backward(self, grad):
+        logp, coeffs = self.saved
+        xp = self.xp
+        grad = xp.expand_dims(grad, self.dim) if grad.ndim else grad
+        need_x, need_coeffs = self.needs_input_grad
+        grad_x = grad_coeffs = None
+        if need_x:
+            if self.fused:
+                grad_x = xp.exp(logp) * coeffs.sum(axis=self.dim, keepdims=True)
+                grad_x -= coeffs
+                grad_x *= grad
+            else:
+                grad_x = -grad * coeffs
+        if need_coeffs:
+            grad_coeffs = -grad * logp
+        return grad_x, grad_coeffs
+
+
+def _reduce(loss, reduction):
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.mean()
+
+
+def _per_element(xp, grad, shape, reduction):
+    """The gradient of each element's loss, given the gradient of the reduced loss."""
+    if reduction == "none":
+        return grad
+    if reduction == "mean":
+        grad = grad / max(int(xp.prod(xp.asarray(shape))), 1)
+    return xp.broadcast_to(grad, shape)
+
+
+class BinaryCrossEntropy(Function):
+    def forward(self, p, y, weight=None, reduction="mean"):
+        xp = self.xp
+        with xp.errstate(divide="ignore"):  # log(0) is clamped just below, as torch clamps it at -100
+            log_p = xp.maximum(xp.log(p), -100)
+            log_1mp = xp.maximum(xp.log1p(-p), -100)
+        loss = -(y * log_p + (1 - y) * log_1mp)
+        if weight is not None:
+            loss = loss * weight
+        self.save_for_backward(p, y)
+        self.weight, self.reduction, self.shape = weight, reduction, loss.shape
+        return _reduce(loss, reduction)
+
+    def backward(self, grad):
+        p, y = self.saved
+        xp = self.xp
+        grad = _per_element(xp, grad, self.shape, self.reduction)
+        if self.weight is not None:
+            grad = grad * self.weight
+        need_p, need_y = self.needs_input_grad
+        # torch's guard: the derivative's denominator p(1 - p) is kept at least 1e-12
+        grad_p = grad * (p - y) / xp.maximum((1 - p) * p, 1e-12) if need_p else None
+        if need_y:  # torch does not clamp here: a target's gradient at p = 0 or 1 is infinite
+            with xp.errstate(divide="ignore", invalid="ignore"):
+                grad_y = grad * (xp.log1p(-p) - xp.log(p))
+        else:
+            grad_y = None
+        return grad_p, grad_y
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    def forward(self, x, y, weight=None, pos_weight=None, reduction="mean"):
+        xp = self.xp
+        # softplus(-x) without overflow: log(1 + exp(-|x|)) + max(-x, 0)
+        softplus_neg = xp.log1p(xp.exp(-abs(x))) + xp.maximum(-x, 0)
+        log_weight = 1 if pos_weight is None else 1 + (pos_weight - 1) * y
+        loss = (1 - y) * x + log_weight * softplus_neg
+        if weight is not None:
+            loss = loss * weight
+        self.save_for_backward(x, y, softplus_neg)
+        self.weight, self.pos_weight, self.reduction, self.shape = weight, pos_weight, reduction, loss.shape
+        return _reduce(loss, reduction)
+
+    def backward(self, grad):
+        x, y, softplus_neg = self.saved
+        xp = self.xp
+        grad = _per_element(xp, grad, self.shape, self.reduction)
+        if self.weight is not None:
+            grad = grad * self.weight
+        need_x, need_y = self.needs_input_grad
+        grad_x = grad_y = None
+        if need_x:
+            sigmoid_neg = 0.5 - 0.5 * xp.tanh(x * 0.5)
+            log_weight = 1 if self.pos_weight is None else 1 + (self.pos_weight - 1) * y
+            grad_x = grad * ((1 - y) - log_weight * sigmoid_neg)
+        if need_y:
+            extra = 0 if self.pos_weight is None else (self.pos_weight - 1) * softplus_neg
+            grad_y = grad * (extra - x)
+        return grad_x, grad_y
+
+
+class MseLoss(Function):
+    def forward(self, x, y, reduction="mean"):
+        diff = x - y
+        self.save_for_backward(diff)
+        self.reduction = reduction
+        return _reduce(diff * diff, reduction)
+
+    def backward(self, grad):
+        diff = self.saved[0]
+        grad_x = 2 * diff * _per_element(self.xp, grad, diff.shape, self.reduction)
+        return grad_x, -grad_x if self.needs_input_grad[1] else None
