@@ -118,16 +118,18 @@ class Function:
         """Run forward on the inputs' arrays; record the graph when any input requires grad."""
         fn = cls()
         first = inputs[0]
-        arrays = [t.array for t in inputs]
-        array_type = type(arrays[0])
+        array_type = type(first.array)
+        arrays, needs = [], []
         for t in inputs:
             if type(t.array) is not array_type:
                 raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
                                    f"{first.device} and {t.device}! (in {cls.__name__})")
-        fn.xp = get_array_module(arrays[0])
-        fn.needs_input_grad = needs = tuple([t.requires_grad for t in inputs])
+            arrays.append(t.array)
+            needs.append(t._requires_grad)
+        fn.xp = get_array_module(first.array)
+        fn.needs_input_grad = tuple(needs)
         out = fn.forward(*arrays, **params)
-        if _GradMode.enabled and True in needs:
+        if True in needs and _GradMode.enabled:
             fn.parents = inputs
             return first._from_op(out, fn)
         return first._from_op(out, None)
@@ -153,6 +155,19 @@ def _sum_to_shape(grad, shape):
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1)
     out = grad.sum(axis=axes, keepdims=True) if axes else grad
     return out.reshape(shape)
+
+
+def _unaliased(grads: tuple) -> tuple:
+    """Copy any grad returned for two inputs (Add returns one array for both): each input must own its grad."""
+    seen = set()
+    out = []
+    for g in grads:
+        if g is not None and id(g) in seen:
+            g = g.copy()
+        elif g is not None:
+            seen.add(id(g))
+        out.append(g)
+    return tuple(out)
 
 
 def _owned(grad):
@@ -215,25 +230,27 @@ def backward(root, gradient=None, retain_graph: bool = False) -> None:
         if len(input_grads) != len(parents):
             raise RuntimeError(f"{type(fn).__name__}.backward returned {len(input_grads)} gradients, "
                                f"expected {len(parents)} (one per input)")
-        for i, (parent, g) in enumerate(zip(parents, input_grads)):
-            if g is None or not parent.requires_grad:
+        if len(input_grads) > 1:
+            input_grads = _unaliased(input_grads)
+        for parent, g in zip(parents, input_grads):
+            if g is None or not parent._requires_grad:
                 continue
-            g = _sum_to_shape(g, parent.array.shape)
-            if g.dtype != parent.array.dtype:
-                g = g.astype(parent.array.dtype)
-            elif any(g is other for other in input_grads[:i]):  # e.g. Add returns one array for both inputs
-                g = g.copy()
+            target = parent.array
+            if g.shape != target.shape:
+                g = _sum_to_shape(g, target.shape)
+            if g.dtype != target.dtype:
+                g = g.astype(target.dtype)
             parent_fn = parent.grad_fn
             if parent_fn is None:
                 _accumulate_leaf(parent, g)
-                continue
-            if parent_fn in grads:
+            elif parent_fn in grads:
                 grads[parent_fn] = grads[parent_fn] + g  # out of place: g may alias another node's grad
             else:
                 grads[parent_fn] = g
-            pending[parent_fn] -= 1
-            if pending[parent_fn] == 0:
-                ready.append(parent_fn)
+            if parent_fn is not None:
+                pending[parent_fn] -= 1
+                if pending[parent_fn] == 0:
+                    ready.append(parent_fn)
         if not retain_graph:
             fn.parents = None
             fn.saved = None

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels as reference_kernels
+
 try:  # cupy is optional: `pip install minigrad[cuda]`
     import cupy as _cupy
 except Exception as _import_error:  # ImportError, or a CUDA library failing to load
@@ -149,10 +151,18 @@ def device_count() -> int:
     return _cupy.cuda.runtime.getDeviceCount() if is_cuda_available() else 0
 
 
-def fused_kernels():
-    """The module of hand-fused CUDA kernels, imported only when a GPU is in use."""
-    from . import _cuda_kernels  # local: it builds cupy kernels, so it needs cupy at import time
+def kernels(xp):
+    """The hot-path fusions for this array module: plain expressions on numpy, fused CUDA kernels on cupy."""
+    global _cuda_kernels
+    if xp is np:
+        return reference_kernels
+    if _cuda_kernels is None:
+        from . import _cuda_kernels as built  # compiled on first use: building kernels needs a working GPU
+        _cuda_kernels = built
     return _cuda_kernels
+
+
+_cuda_kernels = None
 
 
 class Generator:

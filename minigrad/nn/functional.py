@@ -43,12 +43,13 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dty
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias, as one graph node."""
-    if input.ndim == 0 or input.shape[-1] != weight.shape[-1]:
-        rows = input.numel() // max(input.shape[-1], 1) if input.ndim else 1
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1] if input.ndim else 1} "
-                           f"and {weight.shape[-1]}x{weight.shape[0]}): the input has {tuple(input.shape)} but the "
-                           f"layer expects {weight.shape[-1]} features in the last dim")
-    if input.dtype != weight.dtype:
+    x, w = input.array, weight.array
+    if x.ndim == 0 or x.shape[-1] != w.shape[-1]:
+        rows = x.size // max(x.shape[-1], 1) if x.ndim else 1
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1] if x.ndim else 1} and "
+                           f"{w.shape[-1]}x{w.shape[0]}): the input has shape {tuple(x.shape)} but the layer "
+                           f"expects {w.shape[-1]} features in the last dim")
+    if x.dtype != w.dtype:
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {input.dtype} and {weight.dtype}")
     return ops.Linear.apply(input, weight) if bias is None else ops.Linear.apply(input, weight, bias)
 

@@ -1,5 +1,6 @@
 """Softmax and the losses: primitives of their own, for numerical stability and torch parity."""
 from ..autograd import Function
+from ..backend import kernels
 
 
 def log_softmax(xp, x, dim):
@@ -61,9 +62,7 @@ class NllLoss(Function):
         grad_x = grad_coeffs = None
         if need_x:
             if self.fused:
-                grad_x = xp.exp(logp) * coeffs.sum(axis=self.dim, keepdims=True)
-                grad_x -= coeffs
-                grad_x *= grad
+                grad_x = kernels(xp).cross_entropy_backward(xp, logp, coeffs, grad, self.dim)
             else:
                 grad_x = -grad * coeffs
         if need_coeffs:
