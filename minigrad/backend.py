@@ -38,7 +38,7 @@ class Device:
                 raise RuntimeError(f"Invalid device string: '{spec}'")
             index = int(number)
         if kind == "cpu" and index not in (None, 0):
-            raise RuntimeError(f"CPU device index must be 0, got {index}")
+            raise RuntimeError(f"Invalid device '{spec}': the cpu device index must be 0, got {index}")
         self.type = kind
         self.index = (index or 0) if kind == "cuda" else None
 
