@@ -135,10 +135,12 @@ class Function:
         return first._from_op(out, None)
 
     def __repr__(self):
-        return f"<{type(self).__name__}Backward0 object at {id(self):#x}>"
+        return f"<{self.name()} object at {id(self):#x}>"
+
+    grad_fn_name = None  # set where torch's node name differs from "<ClassName>Backward0"
 
     def name(self) -> str:
-        return f"{type(self).__name__}Backward0"
+        return self.grad_fn_name or f"{type(self).__name__}Backward0"
 
     @property
     def next_functions(self):
@@ -220,33 +222,35 @@ def backward(root, gradient=None, retain_graph: bool = False) -> None:
     ready = [root_fn]
     while ready:
         fn = ready.pop()
-        grad = grads.pop(fn)
-        if fn.retained is not None:
-            _store_retained(fn, grad)
-        input_grads = fn.backward(grad)
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
+        grad = grads.pop(fn, None)
         parents = fn.parents
+        if grad is None:  # every consumer returned None: nothing flows on, but the parents must still be released
+            input_grads = (None,) * len(parents)
+        else:
+            if fn.retained is not None:
+                _store_retained(fn, grad)
+            input_grads = fn.backward(grad)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
         if len(input_grads) != len(parents):
             raise RuntimeError(f"{type(fn).__name__}.backward returned {len(input_grads)} gradients, "
                                f"expected {len(parents)} (one per input)")
         if len(input_grads) > 1:
             input_grads = _unaliased(input_grads)
         for parent, g in zip(parents, input_grads):
-            if g is None or not parent._requires_grad:
-                continue
-            target = parent.array
-            if g.shape != target.shape:
-                g = _sum_to_shape(g, target.shape)
-            if g.dtype != target.dtype:
-                g = g.astype(target.dtype)
             parent_fn = parent.grad_fn
-            if parent_fn is None:
-                _accumulate_leaf(parent, g)
-            elif parent_fn in grads:
-                grads[parent_fn] = grads[parent_fn] + g  # out of place: g may alias another node's grad
-            else:
-                grads[parent_fn] = g
+            if g is not None and parent._requires_grad:
+                target = parent.array
+                if g.shape != target.shape:
+                    g = _sum_to_shape(g, target.shape)
+                if g.dtype != target.dtype:
+                    g = g.astype(target.dtype)
+                if parent_fn is None:
+                    _accumulate_leaf(parent, g)
+                elif parent_fn in grads:
+                    grads[parent_fn] = grads[parent_fn] + g  # out of place: g may alias another node's grad
+                else:
+                    grads[parent_fn] = g
             if parent_fn is not None:
                 pending[parent_fn] -= 1
                 if pending[parent_fn] == 0:

@@ -142,8 +142,8 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = 
 
 def randint(low, high=None, size=(), generator=None, dtype=None, device=None) -> Tensor:
     """Integers uniform on [low, high)."""
-    if high is None:
-        low, high = 0, low
+    if high is None or isinstance(high, (tuple, list)):  # torch's randint(high, size) form
+        low, high, size = 0, low, size if high is None else high
     draw = lambda rng, shape: rng.integers(low, high, shape, dtype=np.int64)
     return _random(draw, size, generator, dtype, device, False)
 

@@ -48,7 +48,12 @@ def where(condition: Tensor, input, other) -> Tensor:
     if condition.dtype != dtypes.bool_:
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
                            f"{condition.dtype}")
-    a, b = input._promoted(other) if isinstance(input, Tensor) else other._promoted(input)[::-1]
+    if isinstance(input, Tensor):
+        a, b = input._promoted(other)
+    elif isinstance(other, Tensor):
+        b, a = other._promoted(input)
+    else:  # two Python numbers: each takes the dtype torch gives a lone scalar, then they promote
+        a, b = condition._operand(input)._promoted(condition._operand(other))
     return ops.Where.apply(condition, a, b)
 
 

@@ -355,20 +355,24 @@ class Tensor:
     neg = __neg__
     abs = __abs__
 
+    def _floating(self) -> Tensor:
+        """Integer tensors become float32 first: torch's float ops never return float64 for integer input."""
+        return self if self.array.dtype.kind == "f" else self.float()
+
     def exp(self):
-        return ops.Exp.apply(self)
+        return ops.Exp.apply(self._floating())
 
     def log(self):
-        return ops.Log.apply(self)
+        return ops.Log.apply(self._floating())
 
     def sqrt(self):
-        return ops.Sqrt.apply(self)
+        return ops.Sqrt.apply(self._floating())
 
     def tanh(self):
-        return ops.Tanh.apply(self)
+        return ops.Tanh.apply(self._floating())
 
     def sigmoid(self):
-        return ops.Sigmoid.apply(self)
+        return ops.Sigmoid.apply(self._floating())
 
     def relu(self):
         return ops.ReLU.apply(self)
@@ -376,7 +380,8 @@ class Tensor:
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-        return ops.Clamp.apply(self, min=min, max=max)
+        bounds_float = any(isinstance(v, float) for v in (min, max))
+        return ops.Clamp.apply(self._floating() if bounds_float else self, min=min, max=max)
 
     clip = clamp
 
@@ -518,10 +523,7 @@ class Tensor:
 
     # ------------------------------------------------------------------------------------------ shape
     def reshape(self, *shape):
-        shape = _dims(shape)
-        if shape != self.array.shape:
-            return ops.Reshape.apply(self, shape=_infer_shape(shape, self.array.size))
-        return self
+        return ops.Reshape.apply(self, shape=_infer_shape(_dims(shape), self.array.size))
 
     view = reshape
 
@@ -535,8 +537,10 @@ class Tensor:
         if self.array.ndim == 0:
             return self.reshape(1)
         start, end = self._dim(start_dim), self._dim(end_dim)
+        if start > end:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         shape = self.array.shape
-        return self.reshape(shape[:start] + (-1,) + shape[end + 1:]) if start <= end else self
+        return self.reshape(shape[:start] + (-1,) + shape[end + 1:])
 
     def permute(self, *dims):
         dims = tuple(d % self.array.ndim for d in _dims(dims)) if self.array.ndim else ()
@@ -545,10 +549,10 @@ class Tensor:
         return ops.Permute.apply(self, dims=dims)
 
     def transpose(self, dim0: int, dim1: int):
-        if self.array.ndim < 2:
-            self._dim(dim0), self._dim(dim1)
-            return self
         dims = list(range(self.array.ndim))
+        if self.array.ndim < 2:
+            self._dim(dim0), self._dim(dim1)  # still range-checked, as torch
+            return ops.Permute.apply(self, dims=tuple(dims))
         a, b = self._dim(dim0), self._dim(dim1)
         dims[a], dims[b] = dims[b], dims[a]
         return ops.Permute.apply(self, dims=tuple(dims))
@@ -556,7 +560,7 @@ class Tensor:
     def t(self):
         if self.array.ndim > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.array.ndim}D")
-        return self.transpose(0, 1) if self.array.ndim == 2 else self
+        return self.transpose(0, 1) if self.array.ndim == 2 else self.transpose(0, 0)
 
     @property
     def T(self):
@@ -570,7 +574,7 @@ class Tensor:
             dims = self._dim(dim)
             dims = set(dims if isinstance(dims, tuple) else (dims,) if dims is not None else ())
             new = tuple(n for i, n in enumerate(shape) if not (i in dims and n == 1))
-        return self.reshape(new) if new != shape else self
+        return self.reshape(new)
 
     def unsqueeze(self, dim: int):
         ndim = self.array.ndim + 1
@@ -628,8 +632,24 @@ class Tensor:
     def _inplace(self, result) -> Tensor:
         self._check_inplace()
         result = result.array if isinstance(result, Tensor) else result
+        kind = getattr(result, "dtype", np.asarray(result).dtype)
+        if dtypes.category(kind) > dtypes.category(self.array.dtype):
+            raise RuntimeError(f"result type {dtypes.from_numpy_dtype(kind)} can't be cast to the desired output "
+                               f"type {self.dtype}")
         self.array[...] = result
         return self
+
+    def __iadd__(self, other):  # `w -= lr * w.grad` under no_grad updates w itself, as in torch
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
 
     def add_(self, other, alpha=1):
         other = other.array if isinstance(other, Tensor) else other

@@ -12,6 +12,7 @@ class Clone(Function):
 
 
 class Cast(Function):
+    grad_fn_name = "ToCopyBackward0"
     def forward(self, a, dtype=None):
         self.source_dtype = a.dtype
         return a.astype(dtype)

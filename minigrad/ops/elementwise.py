@@ -132,6 +132,7 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
+    grad_fn_name = "ReluBackward0"  # torch's spelling
     def forward(self, a):
         out = self.xp.maximum(a, 0)
         self.save_for_backward(out)
@@ -164,7 +165,8 @@ class Maximum(Function):
         return self.xp.maximum(a, b)
 
     def backward(self, grad):
-        return _split_ties(self.xp, grad, *self.saved)
+        a, b = self.saved
+        return _split_ties(self.xp, grad, a > b, a == b)
 
 
 class Minimum(Function):
@@ -174,14 +176,13 @@ class Minimum(Function):
 
     def backward(self, grad):
         a, b = self.saved
-        grad_b, grad_a = _split_ties(self.xp, grad, b, a)
-        return grad_a, grad_b
+        return _split_ties(self.xp, grad, a < b, a == b)
 
 
-def _split_ties(xp, grad, winner, loser):
-    """Grads of max(winner, loser): the larger input takes it all; at a tie each takes half, as torch."""
-    share = xp.where(winner == loser, grad * 0.5, grad)
-    return xp.where(winner >= loser, share, 0), xp.where(loser >= winner, share, 0)
+def _split_ties(xp, grad, a_wins, tie):
+    """The selected input takes the whole gradient; at a tie each takes half, as torch."""
+    share = xp.where(tie, grad * 0.5, grad)
+    return xp.where(a_wins | tie, share, 0), xp.where(a_wins, 0, share)
 
 
 class Where(Function):

@@ -32,6 +32,8 @@ class MatMul(Function):
 class Linear(Function):
     """x @ weight.T + bias in one node (torch's addmm): one graph node per layer instead of three."""
 
+    grad_fn_name = "AddmmBackward0"
+
     def forward(self, x, weight, bias=None):
         self.save_for_backward(x, weight)
         out = x @ weight.T
