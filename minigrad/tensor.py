@@ -39,6 +39,21 @@ def _dims(args) -> tuple:
     return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
 
 
+def parse_to_args(args: tuple, kwargs: dict):
+    """(Device or None, numpy dtype or None) from torch's ``.to(device)``, ``.to(dtype)``, ``.to(device, dtype)``
+    and ``.to(other_tensor)`` forms, shared by Tensor.to and Module.to."""
+    device, dtype = kwargs.get("device"), kwargs.get("dtype")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            device, dtype = arg.device, arg.dtype
+        elif isinstance(arg, (str, Device)):
+            device = arg
+        else:
+            dtype = arg
+    return (None if device is None else Device(device),
+            None if dtype is None else dtypes.as_numpy_dtype(dtype))
+
+
 class Tensor:
     """An n-dimensional array that records the ops applied to it, so it can backpropagate."""
 
@@ -65,7 +80,7 @@ class Tensor:
     @classmethod
     def _wrap(cls, array, requires_grad=False):
         """A tensor of class ``cls`` around ``array``, no copy."""
-        t = cls.__new__(cls)
+        t = object.__new__(cls)  # not cls.__new__: a subclass's own __new__ may call _wrap
         t._init(array, requires_grad, None)
         return t
 
@@ -185,19 +200,12 @@ class Tensor:
 
     def to(self, *args, **kwargs) -> Tensor:
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``; differentiable."""
-        target_dtype, target_device = kwargs.get("dtype"), kwargs.get("device")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                target_dtype, target_device = arg.dtype, arg.device
-            elif isinstance(arg, (str, Device)):
-                target_device = arg
-            else:
-                target_dtype = arg
+        target_device, target_dtype = parse_to_args(args, kwargs)
         out = self
-        if target_device is not None and Device(target_device) != self.device:
-            out = ops.ToDevice.apply(out, device=Device(target_device))
-        if target_dtype is not None and dtypes.as_numpy_dtype(target_dtype) != out.array.dtype:
-            out = ops.Cast.apply(out, dtype=dtypes.as_numpy_dtype(target_dtype))
+        if target_device is not None and target_device != self.device:
+            out = ops.ToDevice.apply(out, device=target_device)
+        if target_dtype is not None and target_dtype != out.array.dtype:
+            out = ops.Cast.apply(out, dtype=target_dtype)
         return out
 
     def cpu(self) -> Tensor:

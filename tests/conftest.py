@@ -4,6 +4,12 @@ import pytest
 
 import minigrad
 
+try:  # the comparisons use tiny tensors: torch's thread pool would only fight numpy's BLAS for 2 cores
+    import torch
+    torch.set_num_threads(1)
+except ImportError:
+    pass
+
 
 def _cuda_skip_reason():
     try:

@@ -96,17 +96,23 @@ def _index_coeffs(input: Tensor, target: Tensor, weight, ignore_index: int, redu
     dtype = input.array.dtype
     w = weight.array.astype(dtype) if weight is not None else None
     picked = (w[safe_t] if w is not None else xp.ones(t.shape, dtype)) * kept
-    scale = 1.0
-    if reduction == "mean":  # torch divides by the summed weights of the targets kept (nan if none is kept)
+    scale, nothing_kept = 1.0, False
+    if reduction == "mean":  # torch divides by the summed weights of the targets kept
         total = picked.sum()
-        scale = 1.0 / total if total else float("nan")
+        nothing_kept = not total
+        scale = 0.0 if nothing_kept else 1.0 / total
     coeffs = xp.zeros(input.shape, dtype)
     coeffs[along_axis_key(xp, xp.expand_dims(safe_t, class_dim), class_dim)] = \
         xp.expand_dims(picked * ((1.0 - smoothing) * scale), class_dim)
     if smoothing:
         class_w = _class_view(w, input, class_dim) if w is not None else 1.0
         coeffs += (smoothing / num_classes) * scale * class_w * xp.expand_dims(kept, class_dim)
-    return Tensor._wrap(coeffs), class_dim
+    return Tensor._wrap(coeffs), class_dim, nothing_kept
+
+
+def _empty_mean(loss: Tensor, nothing_kept: bool) -> Tensor:
+    """torch parity: a mean over no kept target is 0/0 = nan, yet its gradient is zero, not nan."""
+    return loss + float("nan") if nothing_kept else loss
 
 
 def _probability_coeffs(input: Tensor, target: Tensor, weight, reduction: str, smoothing: float):
@@ -122,7 +128,7 @@ def _probability_coeffs(input: Tensor, target: Tensor, weight, reduction: str, s
         coeffs = coeffs * _class_view(weight.to(input.dtype), input, class_dim)
     if reduction == "mean":
         coeffs = coeffs / max(input.numel() // input.shape[class_dim], 1)
-    return coeffs, class_dim
+    return coeffs, class_dim, False
 
 
 def _check_weight(weight, input: Tensor):
@@ -136,8 +142,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     """Negative log-likelihood of class-index targets under log-probabilities ``input``."""
     _check_reduction(reduction)
     _check_weight(weight, input)
-    coeffs, class_dim = _index_coeffs(input, target, weight, ignore_index, reduction, 0.0)
-    return ops.NllLoss.apply(input, coeffs, dim=class_dim, reduce=reduction != "none")
+    coeffs, class_dim, nothing_kept = _index_coeffs(input, target, weight, ignore_index, reduction, 0.0)
+    return _empty_mean(ops.NllLoss.apply(input, coeffs, dim=class_dim, reduce=reduction != "none"), nothing_kept)
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
@@ -147,12 +153,14 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     _check_reduction(reduction)
     _check_weight(weight, input)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if target.is_floating_point():
-        coeffs, class_dim = _probability_coeffs(input, target, weight, reduction, label_smoothing)
+        coeffs, class_dim, nothing_kept = _probability_coeffs(input, target, weight, reduction, label_smoothing)
     else:
-        coeffs, class_dim = _index_coeffs(input, target, weight, ignore_index, reduction, label_smoothing)
-    return ops.NllLoss.apply(input, coeffs, dim=class_dim, reduce=reduction != "none", log_softmax=True)
+        coeffs, class_dim, nothing_kept = _index_coeffs(input, target, weight, ignore_index, reduction,
+                                                        label_smoothing)
+    loss = ops.NllLoss.apply(input, coeffs, dim=class_dim, reduce=reduction != "none", log_softmax=True)
+    return _empty_mean(loss, nothing_kept)
 
 
 def _check_same_size(input: Tensor, target: Tensor, message: str) -> None:

@@ -1,0 +1,94 @@
+"""Adam (and AdamW via decoupled_weight_decay): torch's exact update, in place on raw arrays."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..tensor import Tensor
+from .optimizer import Optimizer, _check_unsupported
+
+__all__ = ["Adam"]
+
+
+class Adam(Optimizer):
+    """Adam, step for step as torch.optim.Adam (``_single_tensor_adam``), with amsgrad and maximize."""
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *, foreach=None,
+                 maximize: bool = False, capturable: bool = False, differentiable: bool = False, fused=None,
+                 decoupled_weight_decay: bool = False):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not (isinstance(betas[0], float) and isinstance(betas[1], float)):
+            raise ValueError("betas must be either both floats or both Tensors")
+        _check_unsupported(capturable=capturable, differentiable=differentiable)
+        defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad,
+                    "maximize": maximize, "foreach": foreach, "capturable": capturable,
+                    "differentiable": differentiable, "fused": fused,
+                    "decoupled_weight_decay": decoupled_weight_decay}
+        super().__init__(params, defaults)
+
+    def _init_state(self, state: dict, p: Tensor, amsgrad: bool) -> None:
+        xp = p.xp
+        state["step"] = Tensor._wrap(np.zeros((), np.float32))  # torch keeps 'step' as a float32 CPU scalar
+        state["exp_avg"] = Tensor._wrap(xp.zeros_like(p.array))
+        state["exp_avg_sq"] = Tensor._wrap(xp.zeros_like(p.array))
+        if amsgrad:
+            state["max_exp_avg_sq"] = Tensor._wrap(xp.zeros_like(p.array))
+
+    def _update_group(self, group: dict[str, Any]) -> None:
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        amsgrad, maximize, decoupled = group["amsgrad"], group["maximize"], group["decoupled_weight_decay"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            w, grad = p.array, p.grad.array
+            state = self.state[p]
+            if not state:
+                self._init_state(state, p, amsgrad)
+            step_t = state["step"].array
+            step_t += 1
+            step = step_t.item()
+            if maximize:
+                grad = -grad
+            if weight_decay != 0:
+                if decoupled:
+                    w *= 1 - lr * weight_decay
+                else:
+                    decayed = w * weight_decay
+                    decayed += grad
+                    grad = decayed
+            xp = p.xp
+            exp_avg, exp_avg_sq = state["exp_avg"].array, state["exp_avg_sq"].array
+            # exp_avg.lerp_(grad, 1 - beta1), as torch (one scratch array serves every temporary below)
+            scratch = grad - exp_avg
+            scratch *= 1 - beta1
+            exp_avg += scratch
+            # exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            exp_avg_sq *= beta2
+            xp.multiply(grad, 1 - beta2, out=scratch)
+            scratch *= grad
+            exp_avg_sq += scratch
+            step_size = lr / (1 - beta1 ** step)
+            bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
+            second = exp_avg_sq
+            if amsgrad:
+                second = state["max_exp_avg_sq"].array
+                xp.maximum(second, exp_avg_sq, out=second)
+            xp.sqrt(second, out=scratch)
+            scratch /= bias_correction2_sqrt
+            scratch += eps
+            # param.addcdiv_(exp_avg, denom, value=-step_size)
+            xp.divide(exp_avg, scratch, out=scratch)
+            scratch *= step_size
+            w -= scratch
