@@ -1,0 +1,4 @@
+"""Utilities, mirroring torch.utils."""
+from . import data
+
+__all__ = ["data"]

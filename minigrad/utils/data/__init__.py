@@ -1,0 +1,5 @@
+"""Datasets and batching, mirroring torch.utils.data."""
+from .dataloader import DataLoader, default_collate
+from .dataset import Dataset, Subset, TensorDataset, random_split
+
+__all__ = ["DataLoader", "Dataset", "Subset", "TensorDataset", "default_collate", "random_split"]
