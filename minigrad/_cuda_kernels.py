@@ -7,7 +7,7 @@ _relu_backward = cp.ElementwiseKernel(
     "T grad, T out", "T dx", "dx = out > (T)0 ? grad : (T)0", "minigrad_relu_backward")
 
 _cross_entropy_backward = cp.ElementwiseKernel(
-    "T logp, T coeff, T coeff_sum, T grad", "T dx", "dx = grad * (exp(logp) * coeff_sum - coeff)",
+    "T prob, T coeff, T coeff_sum, T grad", "T dx", "dx = grad * (prob * coeff_sum - coeff)",
     "minigrad_cross_entropy_backward")
 
 # torch's SGD rule in one pass over each parameter: decay, momentum (first buffer = the step), nesterov, update.
@@ -29,8 +29,8 @@ def relu_backward(grad, out):
     return _relu_backward(grad, out)
 
 
-def cross_entropy_backward(xp, logp, coeffs, grad, dim):
-    return _cross_entropy_backward(logp, coeffs, coeffs.sum(axis=dim, keepdims=True), grad)
+def cross_entropy_backward(xp, probs, coeffs, grad, dim):
+    return _cross_entropy_backward(probs, coeffs, coeffs.sum(axis=dim, keepdims=True), grad)
 
 
 def sgd_step_(param, grad, buf, *, lr, momentum, dampening, weight_decay, nesterov, maximize, first):

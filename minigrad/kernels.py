@@ -10,17 +10,33 @@ def relu_backward(grad, out):
     return grad * (out > 0)  # the gradient at exactly 0 is 0, as torch
 
 
-def cross_entropy_backward(xp, logp, coeffs, grad, dim):
-    """d/dlogits of -sum(coeffs * log_softmax(logits)): softmax * sum(coeffs) - coeffs, times grad."""
-    out = xp.exp(logp)
-    out *= coeffs.sum(axis=dim, keepdims=True)
-    out -= coeffs
-    out *= grad
+def cross_entropy_backward(xp, probs, coeffs, grad, dim):
+    """d/dlogits of -sum(coeffs * log_softmax(logits)): grad * (softmax * sum(coeffs) - coeffs)."""
+    out = probs * (coeffs.sum(axis=dim, keepdims=True) * grad)  # grad folded into the small per-sample factor
+    if grad.ndim == 0 and grad == 1:  # the usual scalar loss: skip a full pass
+        out -= coeffs
+    else:
+        out -= coeffs * grad
     return out
 
 
-def sgd_step_(param, grad, buf, *, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
+# Elements per block of the SGD update: the parameter, grad, buffer and a temporary of this size stay in
+# cache across the update's several passes, instead of streaming each whole array from memory per pass.
+SGD_BLOCK = 1 << 16
+
+
+def sgd_step_(param, grad, buf, **options):
     """torch's SGD update in place on raw arrays; ``buf`` is the momentum buffer (None without momentum)."""
+    arrays = [a for a in (param, grad, buf) if a is not None]
+    if param.size <= SGD_BLOCK or not all(a.flags.c_contiguous for a in arrays):
+        return _sgd_block(param, grad, buf, **options)
+    param, grad, buf = (None if a is None else a.reshape(-1) for a in (param, grad, buf))  # views, no copies
+    for start in range(0, param.size, SGD_BLOCK):
+        block = slice(start, start + SGD_BLOCK)
+        _sgd_block(param[block], grad[block], None if buf is None else buf[block], **options)
+
+
+def _sgd_block(param, grad, buf, *, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
     step = -grad if maximize else grad
     if weight_decay:
         step = step + weight_decay * param

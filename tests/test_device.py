@@ -94,12 +94,12 @@ def test_same_seed_gives_same_initial_values_on_both_devices():
 def _kernel_inputs(xp, dtype):
     rng = np.random.default_rng(0)
     logits = rng.standard_normal((6, 5)).astype(dtype)
-    logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     coeffs = np.zeros((6, 5), dtype)
     coeffs[np.arange(6), rng.integers(0, 5, 6)] = 1 / 6
     grad = rng.standard_normal((6, 5)).astype(dtype)
     param, param_grad, buf = (rng.standard_normal((4, 3)).astype(dtype) for _ in range(3))
-    return [xp.asarray(a) for a in (logp, coeffs, grad, param, param_grad, buf)]
+    return [xp.asarray(a) for a in (probs, coeffs, grad, param, param_grad, buf)]
 
 
 @needs_gpu
@@ -113,11 +113,12 @@ def _kernel_inputs(xp, dtype):
 def test_fused_cuda_kernels_match_the_numpy_reference(dtype, options):
     import cupy  # only reached with a GPU
     cuda = backend.kernels(cupy)
-    logp, coeffs, grad, param, param_grad, buf = _kernel_inputs(cupy, dtype)
-    host = [backend.to_numpy(a) for a in (logp, coeffs, grad, param, param_grad, buf)]
+    probs, coeffs, grad, param, param_grad, buf = _kernel_inputs(cupy, dtype)
+    host = [backend.to_numpy(a) for a in (probs, coeffs, grad, param, param_grad, buf)]
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(cuda.relu_backward(grad, logp).get(), kernels.relu_backward(host[2], host[0]), **tol)
-    np.testing.assert_allclose(cuda.cross_entropy_backward(cupy, logp, coeffs, grad, 1).get(),
+    np.testing.assert_allclose(cuda.relu_backward(grad, probs - 0.2).get(),
+                               kernels.relu_backward(host[2], host[0] - 0.2), **tol)
+    np.testing.assert_allclose(cuda.cross_entropy_backward(cupy, probs, coeffs, grad, 1).get(),
                                kernels.cross_entropy_backward(np, host[0], host[1], host[2], 1), **tol)
     for first in (True, False):
         cuda.sgd_step_(param, param_grad, buf, lr=0.1, first=first, **options)
@@ -133,3 +134,16 @@ def test_numpy_sgd_reference_matches_torch_rule_by_hand():
     step = grad + 0.1 * np.array([1.0, -2.0])  # weight decay, then the first buffer is the step itself
     np.testing.assert_allclose(buf, step)
     np.testing.assert_allclose(param, np.array([1.0, -2.0]) - 0.1 * (step + 0.9 * step))
+
+
+def test_blocked_sgd_update_matches_the_whole_array_update():
+    rng = np.random.default_rng(0)
+    shape = (3, kernels.SGD_BLOCK // 2 + 7)  # spans several blocks, the last one partial
+    param, grad, buf = (rng.standard_normal(shape).astype(np.float32) for _ in range(3))
+    whole = [a.copy() for a in (param, grad, buf)]
+    options = dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=1e-2, nesterov=False, maximize=True)
+    for first in (True, False):
+        kernels.sgd_step_(param, grad, buf, first=first, **options)
+        kernels._sgd_block(*whole, first=first, **options)
+    np.testing.assert_array_equal(param, whole[0])
+    np.testing.assert_array_equal(buf, whole[2])

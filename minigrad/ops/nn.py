@@ -4,17 +4,20 @@ from ..backend import kernels
 
 
 def log_softmax(xp, x, dim):
-    """x - logsumexp(x): shifted by the max first, so logits of any magnitude stay finite."""
-    shifted = x - x.max(axis=dim, keepdims=True)
-    shifted -= xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
-    return shifted
+    """(log_softmax, softmax) of x: shifted by the max first, so logits of any magnitude stay finite.
+    Returning both saves the backward pass an exp over the whole input."""
+    logp = x - x.max(axis=dim, keepdims=True)
+    probs = xp.exp(logp)
+    total = probs.sum(axis=dim, keepdims=True)
+    logp -= xp.log(total)
+    probs /= total
+    return logp, probs
 
 
 class Softmax(Function):
     def forward(self, x, dim=-1):
         self.dim = dim
-        out = self.xp.exp(x - x.max(axis=dim, keepdims=True))
-        out /= out.sum(axis=dim, keepdims=True)
+        out = log_softmax(self.xp, x, dim)[1]
         self.save_for_backward(out)
         return out
 
@@ -26,12 +29,12 @@ class Softmax(Function):
 class LogSoftmax(Function):
     def forward(self, x, dim=-1):
         self.dim = dim
-        out = log_softmax(self.xp, x, dim)
-        self.save_for_backward(out)
+        out, probs = log_softmax(self.xp, x, dim)
+        self.save_for_backward(probs)
         return out
 
     def backward(self, grad):
-        return grad - self.xp.exp(self.saved[0]) * grad.sum(axis=self.dim, keepdims=True)
+        return grad - self.saved[0] * grad.sum(axis=self.dim, keepdims=True)
 
 
 class NllLoss(Function):
@@ -45,24 +48,27 @@ class NllLoss(Function):
 
     def forward(self, x, coeffs, dim=1, reduce=True, log_softmax=False):
         xp = self.xp
-        logp = globals()["log_softmax"](xp, x, dim) if log_softmax else x
+        logp, probs = globals()["log_softmax"](xp, x, dim) if log_softmax else (x, None)
         self.dim, self.fused = dim, log_softmax
-        self.save_for_backward(logp, coeffs)
-        # where=: a zero coefficient must ignore a -inf log-probability, not turn it into nan
-        terms = xp.multiply(coeffs, logp, out=xp.zeros(xp.broadcast_shapes(coeffs.shape, logp.shape), logp.dtype),
-                            where=coeffs != 0)
-        per_sample = -terms.sum(axis=dim)
-        return per_sample.sum() if reduce else per_sample
+        self.save_for_backward(logp, coeffs, probs)
+        if reduce and coeffs.shape == logp.shape:
+            out = -xp.vdot(coeffs, logp)  # one BLAS pass, no temporary
+        else:
+            out = -(coeffs * logp).sum(axis=dim)
+        if xp.isnan(out).any():  # rare: redo so a zero coefficient ignores a -inf log-probability
+            terms = xp.zeros(xp.broadcast_shapes(coeffs.shape, logp.shape), logp.dtype)
+            out = -xp.multiply(coeffs, logp, out=terms, where=coeffs != 0).sum(axis=dim)
+        return out.sum() if reduce else out
 
     def backward(self, grad):
-        logp, coeffs = self.saved
+        logp, coeffs, probs = self.saved
         xp = self.xp
         grad = xp.expand_dims(grad, self.dim) if grad.ndim else grad
         need_x, need_coeffs = self.needs_input_grad
         grad_x = grad_coeffs = None
         if need_x:
             if self.fused:
-                grad_x = kernels(xp).cross_entropy_backward(xp, logp, coeffs, grad, self.dim)
+                grad_x = kernels(xp).cross_entropy_backward(xp, probs, coeffs, grad, self.dim)
             else:
                 grad_x = -grad * coeffs
         if need_coeffs:
