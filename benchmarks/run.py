@@ -1,0 +1,474 @@
+"""minigrad vs torch vs hand-written NumPy, side by side in one process.
+
+    python benchmarks/run.py                 # the whole suite, a few minutes
+    python benchmarks/run.py --quick         # under a minute
+    python benchmarks/run.py --only step,ops --device cuda --out /tmp/bench.json
+
+Method. Every workload is first checked: from the same initial state, each contender's result
+(loss, updated weights, gradients) must match the NumPy contender's (np.allclose at float32
+tolerance). Then each contender is warmed up and its iterations-per-block calibrated to a target
+block time; then blocks run interleaved (A B C, B C A, C A B, ...: the order rotates so that no
+contender always runs first or after the same neighbour). Each block times many iterations and
+records the per-iteration time; the table shows the median and min-max over blocks, and the
+ratios of medians minigrad/torch and minigrad/numpy. A separate un-timed pass measures peak
+memory (see memory.py). Results go to stdout as a table and to a JSON file written atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import shlex
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+if ROOT not in sys.path:
+    sys.path.insert(1, ROOT)  # benchmark the working tree's minigrad, not an installed one
+
+import numpy as np  # noqa: E402
+
+import memory  # noqa: E402
+import workloads as W  # noqa: E402
+from machine import CpuMonitor, machine_info  # noqa: E402
+
+from minigrad._atomic import atomic_write  # noqa: E402
+
+GROUPS = ("step", "epoch", "ops")
+DEFAULT_OUT = os.path.join(HERE, "results", "latest.json")
+
+# mode -> settings; --blocks/--iters/--warmup/--epoch-batches override
+MODES = {
+    "full": dict(blocks=7, epoch_blocks=3, target_block_s=0.25, warmup_s=0.3, epoch_batches=None,
+                 batch_sizes=W.BATCH_SIZES, tensor_dataset_variant=True, memory_iters=3, memory_batches=20),
+    "quick": dict(blocks=3, epoch_blocks=1, target_block_s=0.05, warmup_s=0.05, epoch_batches=150,
+                  batch_sizes=W.BATCH_SIZES, tensor_dataset_variant=False, memory_iters=2, memory_batches=10),
+}
+
+
+# --------------------------------------------------------------------------- harness
+
+def time_block(contender, iters: int, collect: bool = True, max_s: float = float("inf")) -> tuple[float, int]:
+    """(seconds per iteration, iterations run) over one block of up to `iters` iterations,
+    device synchronised. The clock is checked every 16 iterations: a block that overruns
+    max_s (a neighbour process woke up mid-run) stops early instead of running for minutes."""
+    if collect:
+        gc.collect()
+    contender.sync()
+    done = 0
+    t0 = time.perf_counter()
+    while done < iters:
+        for _ in range(min(16, iters - done)):
+            contender.run()
+        done += min(16, iters - done)
+        if done < iters and time.perf_counter() - t0 > max_s:
+            break
+    contender.sync()
+    return (time.perf_counter() - t0) / done, done
+
+
+def calibrate(contender, cfg: dict) -> int:
+    """Warm up (fixed iterations, or doubling blocks for warmup_s), then pick iterations per
+    block so that one block takes about target_block_s (unless --iters fixes it)."""
+    per_iter = None
+    if cfg["warmup_iters"] is not None:
+        contender.warmup(cfg["warmup_iters"])
+    else:
+        contender.warmup(1)
+        n, spent = 1, 0.0
+        while spent < cfg["warmup_s"]:
+            t, _ = time_block(contender, n, collect=False)
+            per_iter = t if per_iter is None else min(per_iter, t)  # min: robust to a busy machine
+            spent += t * n
+            n = min(n * 2, 1 << 16)
+    if cfg["iters"]:
+        return cfg["iters"]
+    if per_iter is None:
+        per_iter, _ = time_block(contender, 1)
+    return max(1, min(100_000, round(cfg["target_block_s"] / per_iter)))
+
+
+def run_workload(wl: W.Workload, cfg: dict, log) -> dict:
+    contenders, result = {}, {label: None for label in wl.factories}  # None keeps the order
+    for label, make in wl.factories.items():
+        try:
+            contenders[label] = make()
+        except ImportError as e:
+            result[label] = {"skipped": f"{type(e).__name__}: {e}"}
+        except Exception as e:
+            result[label] = {"error": f"setup: {type(e).__name__}: {e}"}
+
+    iters = {}
+    for label, c in list(contenders.items()):
+        try:
+            if wl.fixed_iters is not None:
+                c.warmup(cfg["warmup_iters"] if cfg["warmup_iters"] is not None else wl.warmup_iters)
+                iters[label] = wl.fixed_iters
+            else:
+                iters[label] = calibrate(c, cfg)
+        except Exception as e:
+            result[label] = {"error": f"warmup: {type(e).__name__}: {e}"}
+            del contenders[label]
+
+    blocks = cfg["epoch_blocks"] if wl.group == "epoch" else cfg["blocks"]
+    max_block_s = max(1.0, 5 * cfg["target_block_s"])
+    times = {label: [] for label in contenders}
+    done = {label: [] for label in contenders}
+    order = list(contenders)
+    for b in range(blocks):
+        shift = b % max(1, len(order))
+        for label in order[shift:] + order[:shift]:
+            if result[label] is not None:      # failed in an earlier block
+                continue
+            try:
+                t, n = time_block(contenders[label], iters[label], max_s=max_block_s)
+                times[label].append(t)
+                done[label].append(n)
+            except Exception as e:
+                result[label] = {"error": f"run: {type(e).__name__}: {e}"}
+        log(".", end="")
+
+    for label, c in contenders.items():
+        if result[label] is not None:
+            continue
+        t = times[label]
+        result[label] = {"median_s": statistics.median(t), "min_s": min(t), "max_s": max(t),
+                         "per_iter_s": t, "iters_per_block": iters[label], "blocks": len(t)}
+        if any(n != iters[label] for n in done[label]):
+            result[label]["iters_run"] = done[label]   # blocks cut short by max_block_s
+        if cfg["memory"]:
+            if wl.group == "epoch":
+                run = lambda c=c: c.warmup(cfg["memory_batches"])  # noqa: E731
+                result[label]["memory_pass"] = f"{cfg['memory_batches']} batches"
+            else:
+                k = cfg["memory_iters"]
+                run = lambda c=c, k=k: c.warmup(k)  # noqa: E731
+                result[label]["memory_pass"] = f"{k} iterations"
+            result[label]["memory"] = memory.measure(c.framework, c.device, run)
+    contenders.clear()
+    gc.collect()
+    return result
+
+
+def ratios(timings: dict) -> dict:
+    """median(minigrad*) / median(torch on the same device), and / median(numpy)."""
+    out = {}
+    med = {k: v["median_s"] for k, v in timings.items() if "median_s" in v}
+    for label, t in med.items():
+        if not label.startswith("minigrad"):
+            continue
+        torch_label = "torch-cuda" if label.endswith("-cuda") else "torch"
+        r = {}
+        if torch_label in med:
+            r["vs_torch"] = t / med[torch_label]
+        if "numpy" in med:
+            r["vs_numpy"] = t / med["numpy"]
+        out[label] = r
+    return out
+
+
+def run_checks(wls, log) -> dict:
+    checks = {}
+    for wl in wls:
+        log(f"  check {wl.key} ...", end="")
+        t0 = time.perf_counter()
+        try:
+            res = wl.check() if wl.check is not None else W.snapshot_check(wl)
+        except Exception as e:
+            res = {"*": {"passed": False, "error": f"{type(e).__name__}: {e}"}}
+        checks[wl.key] = res
+        bad = [k for k, v in res.items() if v.get("passed") is False]
+        log(f" {'FAILED: ' + ', '.join(bad) if bad else 'ok'} ({time.perf_counter() - t0:.1f}s)")
+    return checks
+
+
+# --------------------------------------------------------------------------- output
+
+def fmt_time(s):
+    if s is None:
+        return "-"
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} us"
+    if s < 1:
+        return f"{s * 1e3:.3g} ms"
+    return f"{s:.3g} s"
+
+
+def fmt_range(lo, hi):
+    a, b = fmt_time(lo).split(), fmt_time(hi).split()
+    return f"{a[0]}-{b[0]} {b[1]}" if a[1] == b[1] else f"{fmt_time(lo)}-{fmt_time(hi)}"
+
+
+def fmt_bytes(n):
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def table(report) -> str:
+    has_cuda = any("cuda_peak" in c.get("memory", {}) for w in report["workloads"]
+                   for c in w["contenders"].values())
+    head = ["workload", "contender", "median", "min-max", "iters x blocks", "vs torch", "vs numpy",
+            "peak RSS d", "traced peak"] + (["cuda peak"] if has_cuda else [])
+    rows, notes = [], []
+    for w in report["workloads"]:
+        first = True
+        for label, c in w["contenders"].items():
+            name = w["key"] if first else ""
+            first = False
+            check = report["correctness"]["workloads"].get(w["key"], {}).get(label, {})
+            mark = " (CHECK FAILED)" if check.get("passed") is False else ""
+            if "median_s" not in c:
+                notes.append(f"[{len(notes) + 1}] {w['key']} {label}: {c.get('skipped') or c.get('error')}")
+                rows.append([name, label + mark, "skipped" if "skipped" in c else "error", f"see [{len(notes)}]",
+                             "", "", "", "", ""] + ([""] if has_cuda else []))
+                continue
+            r = w["ratios"].get(label, {})
+            m = c.get("memory", {})
+            rows.append([name, label + mark, fmt_time(c["median_s"]), fmt_range(c["min_s"], c["max_s"]),
+                         f"{c['iters_per_block']} x {c['blocks']}" + ("*" if "iters_run" in c else ""),
+                         f"{r['vs_torch']:.2f}x" if "vs_torch" in r else "",
+                         f"{r['vs_numpy']:.2f}x" if "vs_numpy" in r else "",
+                         fmt_bytes(m.get("peak_rss_delta")), fmt_bytes(m.get("peak_traced"))]
+                        + ([fmt_bytes(m.get("cuda_peak"))] if has_cuda else []))
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    line = lambda cells: "  ".join(str(x).ljust(wd) for x, wd in zip(cells, widths)).rstrip()  # noqa: E731
+    out = [line(head), line(["-" * wd for wd in widths])]
+    prev = None
+    for row in rows:
+        if row[0] and prev is not None:
+            out.append("")
+        out.append(line(row))
+        prev = row
+    if any("*" in row[4] for row in rows):
+        notes.append("* some blocks stopped early, past max_block_s: see iters_run in the JSON")
+    return "\n".join(out + ([""] + notes if notes else []))
+
+
+def summary(report) -> str:
+    lines = ["ratio of medians (lower is better for minigrad):"]
+    for w in report["workloads"]:
+        for label, r in w["ratios"].items():
+            parts = [f"{label}/torch {r['vs_torch']:.2f}x" if "vs_torch" in r else "",
+                     f"{label}/numpy {r['vs_numpy']:.2f}x" if "vs_numpy" in r else ""]
+            lines.append(f"  {w['key']:<40} " + "   ".join(p for p in parts if p))
+    return "\n".join(lines)
+
+
+def write_json_atomic(path: str, obj) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_write(path, "w") as f:
+        json.dump(obj, f, indent=1, default=_json_default)
+        f.write("\n")
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+# --------------------------------------------------------------------------- CLI
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer/shorter blocks, partial epoch: under a minute")
+    p.add_argument("--only", default=",".join(GROUPS), help="comma-separated groups: step,epoch,ops")
+    p.add_argument("--match", default=None,
+                   help="comma-separated substrings; keep workloads whose key contains one (e.g. 784-100-10/b64)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "all"), default="auto",
+                   help="auto: CPU, plus CUDA contenders when both minigrad and torch see a GPU; "
+                        "cuda: only CUDA contenders (numpy stays as the reference); all: both, GPU required")
+    p.add_argument("--batch-sizes", default=None, help="step workloads' batch sizes, e.g. 64,256")
+    p.add_argument("--blocks", type=int, default=None, help="timed blocks per contender")
+    p.add_argument("--iters", type=int, default=None, help="fixed iterations per block (no calibration)")
+    p.add_argument("--warmup", type=int, default=None, help="fixed warm-up iterations (epoch: batches)")
+    p.add_argument("--epoch-batches", type=int, default=None, help="stop each epoch after this many batches")
+    p.add_argument("--fmnist-root", default=W.FMNIST_ROOT)
+    p.add_argument("--no-memory", action="store_true", help="skip the un-timed peak-memory pass")
+    p.add_argument("--check-only", action="store_true", help="run the correctness checks, time nothing")
+    p.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
+                   help="first wait up to SECONDS for other processes to use < 10%% of the CPUs")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"JSON output path (default {os.path.relpath(DEFAULT_OUT)})")
+    return p.parse_args(argv)
+
+
+def cuda_available() -> tuple[bool, str]:
+    try:
+        import minigrad
+        import torch
+    except ImportError as e:
+        return False, f"{type(e).__name__}: {e}"
+    try:
+        if not minigrad.cuda.is_available():
+            return False, "minigrad.cuda.is_available() is False"
+        if not torch.cuda.is_available():
+            return False, "torch.cuda.is_available() is False"
+    except Exception as e:
+        return False, f"{type(e).__name__}: {e}"
+    return True, ""
+
+
+def wait_idle(max_s: float, log, threshold: float = 0.10, window_s: float = 2.0) -> None:
+    """Sleep until other processes use less than `threshold` of the CPUs over a window."""
+    deadline = time.monotonic() + max_s
+    while True:
+        mon = CpuMonitor()
+        time.sleep(window_s)
+        busy = mon.stop().get("other_cpu_frac")
+        if busy is None or busy < threshold:
+            return
+        if time.monotonic() >= deadline:
+            log(f"machine still busy (other processes use {busy:.0%} of the CPUs); running anyway")
+            return
+        log(f"waiting for an idle machine (other processes use {busy:.0%} of the CPUs) ...")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    wall0, run_monitor = time.perf_counter(), CpuMonitor()
+    mode = "quick" if args.quick else "full"
+    cfg = dict(MODES[mode])
+    if args.blocks is not None:
+        cfg["blocks"] = cfg["epoch_blocks"] = args.blocks
+    if args.epoch_batches is not None:
+        cfg["epoch_batches"] = args.epoch_batches
+    if args.batch_sizes:
+        cfg["batch_sizes"] = tuple(int(b) for b in args.batch_sizes.split(","))
+    cfg.update(iters=args.iters, warmup_iters=args.warmup, memory=not args.no_memory)
+
+    groups = [g.strip() for g in args.only.split(",") if g.strip()]
+    unknown = set(groups) - set(GROUPS)
+    if unknown:
+        print(f"unknown group(s) {sorted(unknown)}; choose from {GROUPS}", file=sys.stderr)
+        return 2
+
+    ok, why = cuda_available()
+    if args.device in ("cuda", "all") and not ok:
+        print(f"--device {args.device}: no usable GPU ({why})", file=sys.stderr)
+        return 2
+    devices = {"auto": ["cpu"] + (["cuda"] if ok else []), "cpu": ["cpu"],
+               "cuda": ["cuda"], "all": ["cpu", "cuda"]}[args.device]
+
+    log = lambda *a, **k: print(*a, **k, file=sys.stderr, flush=True)  # noqa: E731
+    if args.wait_idle > 0:
+        wait_idle(args.wait_idle, log)
+    command = shlex.join([sys.executable] + (sys.argv if argv is None else ["benchmarks/run.py", *argv]))
+    info = machine_info()
+    print(f"minigrad benchmark  |  {info['timestamp']}")
+    print(f"command: {command}")
+    print(f"mode: {mode}; devices: {', '.join(devices)}" + ("" if ok else f" (no CUDA: {why})"))
+    print(f"cpu: {info['cpu_model']} x{info['cpu_count']} (affinity {info['cpu_affinity']}); "
+          f"numpy {info['numpy']['version']} ({info['numpy'].get('blas_summary', '?')}); "
+          f"torch {info['torch'].get('version', '-')} ({info['torch'].get('num_threads', '-')} threads); "
+          f"minigrad {info['minigrad'].get('version', '-')}")
+    if info.get("gpu"):
+        print(f"gpu: {info['gpu']}")
+    print("OpenBLAS env: " + ", ".join(f"{k}={v}" for k, v in info["openblas_env"].items()))
+    print(flush=True)
+
+    wls = []
+    if "step" in groups:
+        wls += W.step_workloads(devices, cfg["batch_sizes"])
+    if "epoch" in groups:
+        wls += W.epoch_workloads(devices, cfg["epoch_batches"], args.fmnist_root,
+                                 tensor_dataset_variant=cfg["tensor_dataset_variant"])
+    if "ops" in groups:
+        wls += W.ops_workloads(devices)
+    if args.match:
+        pats = [m.strip() for m in args.match.split(",") if m.strip()]
+        wls = [w for w in wls if any(p in w.key for p in pats)]
+    if not wls:
+        print("no workload selected", file=sys.stderr)
+        return 2
+
+    # Objects that exist now (torch, minigrad, numpy modules) are moved out of the collector's
+    # reach, so the gc.collect() before each block is cheap and a library's import-time objects
+    # don't make another contender's garbage collections slower than in a process of its own.
+    gc.collect()
+    gc.freeze()
+
+    log(f"correctness checks ({len(wls)} workloads):")
+    checks = run_checks(wls, log)
+    passed = all(v.get("passed") is not False for res in checks.values() for v in res.values())
+
+    results = []
+    if not args.check_only:
+        log(f"timing ({mode}):")
+        for i, wl in enumerate(wls, 1):
+            log(f"  [{i}/{len(wls)}] {wl.key} ", end="")
+            t0, mon = time.perf_counter(), CpuMonitor()
+            timings = run_workload(wl, cfg, log)
+            machine_load = mon.stop()
+            busy = machine_load.get("other_cpu_frac")
+            log(f" {time.perf_counter() - t0:.1f}s" + (f"  (other processes used {busy:.0%} of the CPUs)"
+                                                        if busy is not None and busy >= 0.05 else ""))
+            results.append({"key": wl.key, "group": wl.group, "title": wl.title, "unit": wl.unit,
+                            "meta": wl.meta, "contenders": timings, "ratios": ratios(timings),
+                            "machine_load": machine_load})
+
+    report = {
+        "schema": 1,
+        "command": command,
+        "timestamp": info["timestamp"],
+        "mode": mode,
+        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
+        "devices": devices,
+        "machine": info,
+        "method": {
+            "timing": "per contender: warm-up, then iterations per block calibrated to target_block_s; "
+                      "blocks interleaved with a rotating order; each block records seconds per iteration "
+                      "(time.perf_counter around the block, device synchronised before and after, "
+                      "gc.collect() before); median and min/max are over blocks",
+            "ratios": "median(minigrad) / median(torch on the same device), median(minigrad) / median(numpy)",
+            "memory": memory.__doc__.strip(),
+            "correctness": f"np.allclose(rtol={W.RTOL}, atol={W.ATOL_REL} * max|reference|) of loss, updated "
+                           "weights / gradients against the NumPy contender after each of the first steps "
+                           "from identical weights; epoch: identical first unshuffled batch",
+        },
+        "correctness": {"passed": passed, "workloads": checks},
+        "workloads": results,
+        "machine_load": run_monitor.stop(),
+        "wall_s": time.perf_counter() - wall0,
+    }
+    write_json_atomic(args.out, report)
+
+    print("correctness: " + ("PASSED" if passed else "FAILED") + " (every contender vs the NumPy reference)")
+    for key, res in checks.items():
+        cells = []
+        for label, v in res.items():
+            if "skipped" in v:
+                cells.append(f"{label} skipped")
+            elif v.get("passed"):
+                cells.append(f"{label} ok" + (f" (max|d| {v['max_abs_diff']:.1e})" if "max_abs_diff" in v else ""))
+            else:
+                cells.append(f"{label} FAILED {v.get('error') or v}")
+        print(f"  {key:<40} " + "; ".join(cells))
+    if results:
+        print()
+        print(table(report))
+        print()
+        print(summary(report))
+    busy = report["machine_load"].get("other_cpu_frac")
+    if busy is not None:
+        print(f"\nother processes used {busy:.0%} of the machine's CPU time while this ran"
+              + (" -- the machine was not idle: timings are noisier and slower than on an idle one"
+                 if busy >= 0.05 else ""))
+    print(f"wall time {report['wall_s']:.1f}s; JSON: {args.out}")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The benchmark harness runs end to end in a tiny mode; no timing assertions, ever."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("torch")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN = os.path.join(ROOT, "benchmarks", "run.py")
+
+
+def _run(tmp_path, *args):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, RUN, *args, "--blocks", "2", "--iters", "2", "--warmup", "1",
+                           "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["bench.json"], "a temporary file was left behind"
+    return json.loads(out.read_text()), proc.stdout
+
+
+def test_step_workload_runs_and_checks(tmp_path):
+    report, stdout = _run(tmp_path, "--only", "step", "--batch-sizes", "64", "--match", "784-100-10/b64")
+
+    assert report["correctness"]["passed"] is True
+    check = report["correctness"]["workloads"]["step/784-100-10/b64"]
+    assert check["torch"]["passed"] and check["minigrad"]["passed"]
+
+    (wl,) = report["workloads"]
+    assert wl["key"] == "step/784-100-10/b64"
+    for label in ("numpy", "torch", "minigrad"):
+        c = wl["contenders"][label]
+        assert c["blocks"] == 2 and c["iters_per_block"] == 2 and len(c["per_iter_s"]) == 2
+        assert c["min_s"] <= c["median_s"] <= c["max_s"]
+        assert "peak_rss_delta" in c["memory"]
+    assert set(wl["ratios"]["minigrad"]) == {"vs_torch", "vs_numpy"}
+
+    machine = report["machine"]
+    for key in ("cpu_model", "cpu_count", "numpy", "torch", "minigrad", "openblas_env", "timestamp"):
+        assert key in machine
+    assert "benchmarks/run.py" in report["command"]
+    assert "command:" in stdout and "step/784-100-10/b64" in stdout
+
+
+def test_ops_workload_runs(tmp_path):
+    report, _ = _run(tmp_path, "--only", "ops", "--match", "tiny-graph", "--no-memory")
+    assert report["correctness"]["passed"] is True
+    (wl,) = report["workloads"]
+    assert set(wl["contenders"]) >= {"numpy", "torch", "minigrad"}
+    assert all("median_s" in c for c in wl["contenders"].values())
