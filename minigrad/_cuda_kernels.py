@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .backend import _cupy as cp
+from .backend import _cupyx
 
 _relu_backward = cp.ElementwiseKernel(
     "T grad, T out", "T dx", "dx = out > (T)0 ? grad : (T)0", "minigrad_relu_backward")
@@ -23,6 +24,10 @@ _sgd_momentum = cp.ElementwiseKernel(
     param -= (T)lr * step;
     """,
     "minigrad_sgd_momentum")
+
+
+def scatter_add(out, key, values):
+    _cupyx.scatter_add(out, key, values)  # atomic adds: repeated indices accumulate
 
 
 def relu_backward(grad, out):

@@ -11,8 +11,9 @@ from . import kernels as reference_kernels
 
 try:  # cupy is optional: `pip install minigrad[cuda]`
     import cupy as _cupy
+    import cupyx as _cupyx
 except Exception as _import_error:  # ImportError, or a CUDA library failing to load
-    _cupy = None
+    _cupy = _cupyx = None
     _CUPY_IMPORT_ERROR: Exception | None = _import_error
 else:
     _CUPY_IMPORT_ERROR = None
@@ -149,6 +150,11 @@ def synchronize(target: Device | str | None = None) -> None:
 
 def device_count() -> int:
     return _cupy.cuda.runtime.getDeviceCount() if is_cuda_available() else 0
+
+
+def ieee_quiet():
+    """IEEE results (inf for log(0), nan for sqrt(-1)) without numpy's warnings, as torch; cupy never warns."""
+    return np.errstate(divide="ignore", invalid="ignore")
 
 
 def kernels(xp):

@@ -5,6 +5,13 @@ On CUDA the backend swaps in ``_cuda_kernels``, which has the same functions as 
 """
 from __future__ import annotations
 
+import numpy as np
+
+
+def scatter_add(out, key, values):
+    """out[key] += values, where repeated indices in key accumulate."""
+    np.add.at(out, key, values)
+
 
 def relu_backward(grad, out):
     return grad * (out > 0)  # the gradient at exactly 0 is 0, as torch

@@ -674,7 +674,7 @@ class Tensor:
         return self._inplace(self.array / (other.array if isinstance(other, Tensor) else other))
 
     def clamp_(self, min=None, max=None):
-        return self._inplace(self.xp.clip(self.array, min, max))
+        return self._inplace(self.clamp(min, max))
 
     def zero_(self):
         return self._inplace(0)

@@ -1,6 +1,6 @@
 """Elementwise primitives. Forward and backward side by side; broadcasting is undone by the engine."""
 from ..autograd import Function
-from ..backend import kernels
+from ..backend import ieee_quiet, kernels
 
 
 class Add(Function):
@@ -55,7 +55,7 @@ class Pow(Function):
         if need_a:  # torch parity: d(a**0)/da is 0 even at a == 0
             grad_a = grad * xp.where(b == 0, 0, b * a ** (b - 1)).astype(out.dtype)
         if need_b:  # torch parity: 0**b has gradient 0 w.r.t. b >= 0 instead of nan
-            with self.xp.errstate(divide="ignore", invalid="ignore"):
+            with ieee_quiet():
                 grad_b = grad * xp.where((a == 0) & (b >= 0), 0, out * xp.log(a)).astype(out.dtype)
         return grad_a, grad_b
 
@@ -90,7 +90,7 @@ class Exp(Function):
 class Log(Function):
     def forward(self, a):
         self.save_for_backward(a)
-        with self.xp.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf and log(-1) = nan, as torch
+        with ieee_quiet():  # log(0) = -inf and log(-1) = nan, as torch
             return self.xp.log(a)
 
     def backward(self, grad):
@@ -99,13 +99,13 @@ class Log(Function):
 
 class Sqrt(Function):
     def forward(self, a):
-        with self.xp.errstate(invalid="ignore"):
+        with ieee_quiet():
             out = self.xp.sqrt(a)
         self.save_for_backward(out)
         return out
 
     def backward(self, grad):
-        with self.xp.errstate(divide="ignore"):
+        with ieee_quiet():
             return grad / (2 * self.saved[0])
 
 
@@ -146,7 +146,7 @@ class Clamp(Function):
     def forward(self, a, min=None, max=None):
         self.save_for_backward(a)
         self.bounds = min, max
-        return self.xp.clip(a, min, max)
+        return clamp(self.xp, a, min, max)
 
     def backward(self, grad):
         a = self.saved[0]
@@ -157,6 +157,13 @@ class Clamp(Function):
         if high is not None:
             inside = inside & (a <= high)
         return grad * inside  # torch passes the gradient through at the bounds themselves
+
+
+def clamp(xp, a, low, high):
+    """a limited to [low, high], either bound optional (cupy's clip takes no None)."""
+    if low is not None:
+        a = xp.maximum(a, low)
+    return a if high is None else xp.minimum(a, high)
 
 
 class Maximum(Function):

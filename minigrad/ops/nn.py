@@ -1,6 +1,6 @@
 """Softmax and the losses: primitives of their own, for numerical stability and torch parity."""
 from ..autograd import Function
-from ..backend import kernels
+from ..backend import ieee_quiet, kernels
 
 
 def log_softmax(xp, x, dim):
@@ -56,8 +56,8 @@ class NllLoss(Function):
         else:
             out = -(coeffs * logp).sum(axis=dim)
         if xp.isnan(out).any():  # rare: redo so a zero coefficient ignores a -inf log-probability
-            terms = xp.zeros(xp.broadcast_shapes(coeffs.shape, logp.shape), logp.dtype)
-            out = -xp.multiply(coeffs, logp, out=terms, where=coeffs != 0).sum(axis=dim)
+            with ieee_quiet():
+                out = -xp.where(coeffs != 0, coeffs * logp, 0).sum(axis=dim)
         return out.sum() if reduce else out
 
     def backward(self, grad):
@@ -94,7 +94,7 @@ def _per_element(xp, grad, shape, reduction):
 class BinaryCrossEntropy(Function):
     def forward(self, p, y, weight=None, reduction="mean"):
         xp = self.xp
-        with xp.errstate(divide="ignore"):  # log(0) is clamped just below, as torch clamps it at -100
+        with ieee_quiet():  # log(0) is clamped just below, as torch clamps it at -100
             log_p = xp.maximum(xp.log(p), -100)
             log_1mp = xp.maximum(xp.log1p(-p), -100)
         loss = -(y * log_p + (1 - y) * log_1mp)
@@ -114,7 +114,7 @@ class BinaryCrossEntropy(Function):
         # torch's guard: the derivative's denominator p(1 - p) is kept at least 1e-12
         grad_p = grad * (p - y) / xp.maximum((1 - p) * p, 1e-12) if need_p else None
         if need_y:  # torch does not clamp here: a target's gradient at p = 0 or 1 is infinite
-            with xp.errstate(divide="ignore", invalid="ignore"):
+            with ieee_quiet():
                 grad_y = grad * (xp.log1p(-p) - xp.log(p))
         else:
             grad_y = None

@@ -1,5 +1,6 @@
 """Reductions over all elements or over ``dim`` (an int or a tuple of ints)."""
 from ..autograd import Function
+from ..backend import kernels
 
 
 def _expand_reduced(xp, grad, shape, dim, keepdim):
@@ -63,5 +64,5 @@ class Gather(Function):
 
     def backward(self, grad):
         out = self.xp.zeros(self.shape, grad.dtype)
-        self.xp.add.at(out, self.key, grad)
+        kernels(self.xp).scatter_add(out, self.key, grad)
         return out, None

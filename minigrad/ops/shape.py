@@ -1,5 +1,8 @@
 """Primitives that move elements around: reshape, permute, expand, index, concatenate."""
+from itertools import accumulate
+
 from ..autograd import Function
+from ..backend import kernels
 
 
 class Reshape(Function):
@@ -18,7 +21,8 @@ class Permute(Function):
         return a.transpose(dims)
 
     def backward(self, grad):
-        return grad.transpose(self.xp.argsort(self.dims).tolist())
+        inverse = sorted(range(len(self.dims)), key=self.dims.__getitem__)
+        return grad.transpose(inverse)
 
 
 class Expand(Function):
@@ -41,7 +45,7 @@ class Index(Function):
         if _is_basic(self.key):
             out[self.key] = grad  # a view: each element is picked at most once
         else:
-            self.xp.add.at(out, self.key, grad)  # repeated indices accumulate
+            kernels(self.xp).scatter_add(out, self.key, grad)  # repeated indices accumulate
         return out
 
 
@@ -53,7 +57,7 @@ def _is_basic(key) -> bool:
 class Cat(Function):
     def forward(self, *arrays, dim=0):
         self.dim = dim
-        self.bounds = self.xp.cumsum([a.shape[dim] for a in arrays])[:-1].tolist()
+        self.bounds = list(accumulate(a.shape[dim] for a in arrays))[:-1]
         return self.xp.concatenate(arrays, axis=dim)
 
     def backward(self, grad):
