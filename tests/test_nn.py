@@ -363,20 +363,32 @@ def test_to_device_moves_parameters_grads_and_buffers_in_place(device):
     assert model.cpu() is model and all(p.device.type == "cpu" for p in model.parameters())
 
 
-def test_training_step_on_device_matches_torch_on_cpu(device):
-    ours, theirs = model_pair("NeuralNet2")
+TUTORIAL_TRAINING = {  # model, its loss, and targets as the tutorial makes them
+    "NeuralNet2": ("CrossEntropyLoss", lambda rng: rng.integers(0, 3, 8)),
+    "NeuralNet1": ("BCELoss", lambda rng: rng.integers(0, 2, (8, 1)).astype(np.float32)),
+}
+
+
+@pytest.mark.parametrize("name", TUTORIAL_TRAINING)
+def test_tutorial_models_train_on_device_as_torch_does_on_cpu(name, device):
+    ours, theirs = model_pair(name)
     ours.to(device)
+    loss_name, make_targets = TUTORIAL_TRAINING[name]
     rng = np.random.default_rng(0)
-    x, y = rng.standard_normal((8, 784)).astype(np.float32), rng.integers(0, 3, 8)
+    x, y = rng.standard_normal((8, INPUT_SHAPES[name][1])).astype(np.float32), make_targets(rng)
     opt_ours = minigrad.optim.SGD(ours.parameters(), lr=0.1, momentum=0.9)
     opt_theirs = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=0.9)
-    for _ in range(3):
+    losses = {minigrad: [], torch: []}
+    for _ in range(5):
         for model, opt, lib in ((ours, opt_ours, minigrad), (theirs, opt_theirs, torch)):
             opt.zero_grad()
             kwargs = {"device": device} if lib is minigrad else {}
-            loss = lib.nn.CrossEntropyLoss()(model(lib.tensor(x, **kwargs)), lib.tensor(y, **kwargs))
+            loss = getattr(lib.nn, loss_name)()(model(lib.tensor(x, **kwargs)), lib.tensor(y, **kwargs))
             loss.backward()
             opt.step()
+            losses[lib].append(loss.item())
+    np.testing.assert_allclose(losses[minigrad], losses[torch], rtol=1e-5)
+    assert losses[minigrad][-1] < losses[minigrad][0]  # it learns
     for p, q in zip(ours.parameters(), theirs.parameters()):
         assert p.device == minigrad.device(device)
         np.testing.assert_allclose(np_of(p), np_of(q), rtol=1e-4, atol=1e-6)
