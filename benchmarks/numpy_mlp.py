@@ -6,9 +6,14 @@ then ``buf = m * buf + g``; ``p -= lr * buf``). Everything is float32, every int
 in a buffer preallocated per batch size, and every op writes with ``out=``, so a training step
 allocates (almost) nothing.
 
-Weights use torch's layout: ``W`` is (out_features, in_features), ``y = x @ W.T + b``.
+``self.W[i]`` holds each weight transposed from torch's layout, (in_features, out_features),
+so ``y = x @ W + b``: with C-contiguous operands OpenBLAS runs the forward and weight-gradient
+matmuls about 10% faster overall than with ``x @ W.T`` (measured on the benchmark's shapes).
+``params()`` hands out torch-layout views for comparisons.
 """
 import numpy as np
+
+SGD_CHUNK = 1 << 16   # elements; 3 float32 chunks = 768 KiB, inside a 2 MiB L2
 
 
 def init_weights(sizes, seed=0):
@@ -46,7 +51,7 @@ class NumpyMLP:
 
     def __init__(self, weights, lr=0.01, momentum=0.5):
         # Own float32 copies: the caller's arrays are shared with other contenders' inits.
-        self.W = [np.array(W, dtype=np.float32, order="C") for W, _ in weights]
+        self.W = [np.ascontiguousarray(np.asarray(W, dtype=np.float32).T) for W, _ in weights]  # (in, out)
         self.b = [np.array(b, dtype=np.float32) for _, b in weights]
         self.lr = np.float32(lr)
         self.momentum = np.float32(momentum)
@@ -55,23 +60,28 @@ class NumpyMLP:
         self.bufW = [np.empty_like(W) for W in self.W]   # momentum buffers
         self.bufb = [np.empty_like(b) for b in self.b]
         self.have_momentum = False
+        self._sgd_chunks = [(p[i:i + SGD_CHUNK], g[i:i + SGD_CHUNK], buf[i:i + SGD_CHUNK])
+                            for p, g, buf in zip(self.W + self.b, self.gW + self.gb, self.bufW + self.bufb)
+                            for p, g, buf in [(p.reshape(-1), g.reshape(-1), buf.reshape(-1))]
+                            for i in range(0, p.size, SGD_CHUNK)]  # views into the arrays above
         self._acts = {}                                  # batch size -> activation buffers
 
     def params(self):
-        """Parameters in the order torch's nn.Sequential lists them: W0, b0, W1, b1, ..."""
+        """Parameters in the order and layout torch's nn.Sequential has: W0, b0, W1, b1, ...
+        (the weights as transposed views)."""
         out = []
         for W, b in zip(self.W, self.b):
-            out += [W, b]
+            out += [W.T, b]
         return out
 
     def _buffers(self, n):
         bufs = self._acts.get(n)
         if bufs is None:
-            outs = [W.shape[0] for W in self.W]
+            outs = [W.shape[1] for W in self.W]
             bufs = {
                 "h": [np.empty((n, d), np.float32) for d in outs],       # layer outputs (ReLU'd in place)
                 "mask": [np.empty((n, d), np.bool_) for d in outs[:-1]],  # ReLU masks for backward
-                "g": [np.empty((n, W.shape[1]), np.float32) for W in self.W],  # dL/d(input of layer i)
+                "g": [np.empty((n, W.shape[0]), np.float32) for W in self.W],  # dL/d(input of layer i)
                 "dlogits": np.empty((n, outs[-1]), np.float32),
                 "rowmax": np.empty((n, 1), np.float32),
                 "rowsum": np.empty((n, 1), np.float32),
@@ -85,7 +95,7 @@ class NumpyMLP:
         last = len(self.W) - 1
         for i, (W, b) in enumerate(zip(self.W, self.b)):
             out = bufs["h"][i]
-            np.matmul(h, W.T, out=out)
+            np.matmul(h, W, out=out)
             out += b
             if i < last:
                 np.maximum(out, 0, out=out)
@@ -99,21 +109,23 @@ class NumpyMLP:
         g = dlogits
         for i in range(len(self.W) - 1, -1, -1):
             inp = x if i == 0 else bufs["h"][i - 1]
-            np.matmul(g.T, inp, out=self.gW[i])
+            np.matmul(inp.T, g, out=self.gW[i])
             np.sum(g, axis=0, out=self.gb[i])
             if i == 0:
                 break
             gin = bufs["g"][i]
-            np.matmul(g, self.W[i], out=gin)
+            np.matmul(g, self.W[i].T, out=gin)
             mask = bufs["mask"][i - 1]
             np.greater(inp, 0, out=mask)                 # inp is the ReLU output of layer i-1
             np.multiply(gin, mask, out=gin)
             g = gin
 
     def sgd_step(self):
-        """torch.optim.SGD(lr, momentum), dampening 0, no nesterov, no weight decay."""
+        """torch.optim.SGD(lr, momentum), dampening 0, no nesterov, no weight decay. The update
+        runs in chunks of SGD_CHUNK elements so each chunk's param, grad and buffer stay in
+        cache across the passes (about 20% faster than whole-array passes, measured)."""
         lr, m = self.lr, self.momentum
-        for p, g, buf in zip(self.W + self.b, self.gW + self.gb, self.bufW + self.bufb):
+        for p, g, buf in self._sgd_chunks:
             if self.have_momentum:
                 buf *= m
                 buf += g

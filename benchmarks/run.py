@@ -8,7 +8,10 @@ Method. Every workload is first checked: from the same initial state, each conte
 (loss, updated weights, gradients) must match the NumPy contender's (np.allclose at float32
 tolerance). Then each contender is warmed up and its iterations-per-block calibrated to a target
 block time; then blocks run interleaved (A B C, B C A, C A B, ...: the order rotates so that no
-contender always runs first or after the same neighbour). Each block times many iterations and
+contender always runs first or after the same neighbour), each after a short untimed sleep: in
+one process, OpenBLAS worker threads (numpy, minigrad) keep spinning ~0.1 s after a call and
+starve torch's OpenMP threads on a small machine (measured: torch's step 2.3x slower without
+the pause, on 2 cores). Each block times many iterations and
 records the per-iteration time; the table shows the median and min-max over blocks, and the
 ratios of medians minigrad/torch and minigrad/numpy. A separate un-timed pass measures peak
 memory (see memory.py). Results go to stdout as a table and to a JSON file written atomically.
@@ -43,10 +46,10 @@ DEFAULT_OUT = os.path.join(HERE, "results", "latest.json")
 
 # mode -> settings; --blocks/--iters/--warmup/--epoch-batches override
 MODES = {
-    "full": dict(blocks=7, epoch_blocks=3, target_block_s=0.25, warmup_s=0.3, epoch_batches=None,
-                 batch_sizes=W.BATCH_SIZES, tensor_dataset_variant=True, memory_iters=3, memory_batches=20),
-    "quick": dict(blocks=3, epoch_blocks=1, target_block_s=0.05, warmup_s=0.05, epoch_batches=150,
-                  batch_sizes=W.BATCH_SIZES, tensor_dataset_variant=False, memory_iters=2, memory_batches=10),
+    "full": dict(blocks=7, epoch_blocks=3, target_block_s=0.25, warmup_s=0.3, cooldown_s=0.25,
+                 epoch_batches=None, batch_sizes=W.BATCH_SIZES, tensor_dataset_variant=True, memory_iters=3, memory_batches=20),
+    "quick": dict(blocks=3, epoch_blocks=1, target_block_s=0.05, warmup_s=0.05, cooldown_s=0.15,
+                  epoch_batches=150, batch_sizes=W.BATCH_SIZES, tensor_dataset_variant=False, memory_iters=2, memory_batches=10),
 }
 
 
@@ -104,6 +107,7 @@ def run_workload(wl: W.Workload, cfg: dict, log) -> dict:
 
     iters = {}
     for label, c in list(contenders.items()):
+        time.sleep(cfg["cooldown_s"])
         try:
             if wl.fixed_iters is not None:
                 c.warmup(cfg["warmup_iters"] if cfg["warmup_iters"] is not None else wl.warmup_iters)
@@ -124,6 +128,7 @@ def run_workload(wl: W.Workload, cfg: dict, log) -> dict:
         for label in order[shift:] + order[:shift]:
             if result[label] is not None:      # failed in an earlier block
                 continue
+            time.sleep(cfg["cooldown_s"])      # let the previous contender's thread pools park
             try:
                 t, n = time_block(contenders[label], iters[label], max_s=max_block_s)
                 times[label].append(t)
@@ -429,7 +434,10 @@ def main(argv=None) -> int:
         "machine": info,
         "method": {
             "timing": "per contender: warm-up, then iterations per block calibrated to target_block_s; "
-                      "blocks interleaved with a rotating order; each block records seconds per iteration "
+                      "blocks interleaved with a rotating order, each preceded by an untimed cooldown_s sleep "
+                      "so that the previous contender's spinning BLAS/OpenMP worker threads (OpenBLAS spins "
+                      "~0.1 s after a call) have parked and don't steal the cores; "
+                      "each block records seconds per iteration "
                       "(time.perf_counter around the block, device synchronised before and after, "
                       "gc.collect() before); median and min/max are over blocks",
             "ratios": "median(minigrad) / median(torch on the same device), median(minigrad) / median(numpy)",
