@@ -34,12 +34,12 @@ SGD_BLOCK = 1 << 16
 
 def sgd_step_(param, grad, buf, **options):
     """torch's SGD update in place on raw arrays; ``buf`` is the momentum buffer (None without momentum)."""
-    arrays = [a for a in (param, grad, buf) if a is not None]
-    if param.size <= SGD_BLOCK or not all(a.flags.c_contiguous for a in arrays):
+    rows = param.shape[0] if param.ndim else 1
+    rows_per_block = max(1, SGD_BLOCK * rows // max(param.size, 1))
+    if rows <= rows_per_block:
         return _sgd_block(param, grad, buf, **options)
-    param, grad, buf = (None if a is None else a.reshape(-1) for a in (param, grad, buf))  # views, no copies
-    for start in range(0, param.size, SGD_BLOCK):
-        block = slice(start, start + SGD_BLOCK)
+    for start in range(0, rows, rows_per_block):  # slices of the leading axis: any memory layout works
+        block = slice(start, start + rows_per_block)
         _sgd_block(param[block], grad[block], None if buf is None else buf[block], **options)
 
 
