@@ -34,12 +34,13 @@ SGD_BLOCK = 1 << 16
 
 def sgd_step_(param, grad, buf, **options):
     """torch's SGD update in place on raw arrays; ``buf`` is the momentum buffer (None without momentum)."""
-    rows = param.shape[0] if param.ndim else 1
-    rows_per_block = max(1, SGD_BLOCK * rows // max(param.size, 1))
-    if rows <= rows_per_block:
+    if param.ndim == 0 or param.size <= SGD_BLOCK:
         return _sgd_block(param, grad, buf, **options)
-    for start in range(0, rows, rows_per_block):  # slices of the leading axis: any memory layout works
-        block = slice(start, start + rows_per_block)
+    axis = max(range(param.ndim), key=lambda a: abs(param.strides[a]))  # blocks of whole memory rows
+    count = param.shape[axis]
+    per_block = max(1, SGD_BLOCK * count // param.size)
+    for start in range(0, count, per_block):
+        block = (slice(None),) * axis + (slice(start, start + per_block),)
         _sgd_block(param[block], grad[block], None if buf is None else buf[block], **options)
 
 

@@ -30,7 +30,9 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(creation.empty((out_features, in_features), device=device, dtype=dtype))
+        # Shape (out, in) as torch, stored as the transpose of an (in, out) array: then x @ weight.T multiplies
+        # contiguous operands, which OpenBLAS runs markedly faster for small batches than a transposed one.
+        self.weight = Parameter(creation.empty((in_features, out_features), device=device, dtype=dtype).T)
         if bias:
             self.bias = Parameter(creation.empty(out_features, device=device, dtype=dtype))
         else:

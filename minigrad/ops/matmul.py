@@ -46,7 +46,10 @@ class Linear(Function):
         need_x, need_w = self.needs_input_grad[:2]
         flat_grad = grad.reshape(-1, grad.shape[-1])
         grad_x = grad @ weight if need_x else None
-        grad_w = flat_grad.T @ x.reshape(-1, x.shape[-1]) if need_w else None
+        grad_w = None
+        if need_w:  # in the weight's own memory layout, so the optimizer's passes over both stay sequential
+            x2 = x.reshape(-1, x.shape[-1])
+            grad_w = (x2.T @ flat_grad).T if weight.flags.f_contiguous else flat_grad.T @ x2
         if len(self.needs_input_grad) == 2:
             return grad_x, grad_w
         return grad_x, grad_w, flat_grad.sum(axis=0) if self.needs_input_grad[2] else None
