@@ -12,7 +12,14 @@ from .autograd import is_grad_enabled
 from .backend import Device, default_generator, device_of, get_array_module, to_device, to_numpy
 
 
-MinMax = namedtuple("return_types", ["values", "indices"])  # torch.return_types.max/min: unpacks as a tuple
+def _return_type(name: str):
+    """torch.return_types.<name>: unpacks as (values, indices) and prints as torch's does."""
+    def __repr__(self):
+        return f"minigrad.return_types.{name}(\nvalues={self.values!r},\nindices={self.indices!r})"
+    return type(name, (namedtuple(name, ["values", "indices"]),), {"__slots__": (), "__repr__": __repr__})
+
+
+RETURN_TYPES = {"max": _return_type("max"), "min": _return_type("min")}
 
 
 class Size(tuple):
@@ -484,7 +491,7 @@ class Tensor:
         values = ops.Gather.apply(self, indices, dim=self._dim(dim))
         if not keepdim and self.array.ndim:
             values, indices = values.squeeze(dim), indices.squeeze(dim)
-        return MinMax(values, indices)
+        return RETURN_TYPES["min" if smallest else "max"](values, indices)
 
     def max(self, dim=None, keepdim: bool = False):
         """Full max (ties share the gradient), or ``(values, indices)`` along ``dim``; or maximum(other)."""

@@ -509,3 +509,12 @@ def test_augmented_assignment_is_in_place_like_torch(op):
     assert w.tolist() == expected.tolist() == tw.tolist()
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
         AUGMENTED[op](w, 1.0)
+
+
+@pytest.mark.parametrize("name, data, dim", [("max", [[1.0, 5.0], [7.0, 2.0]], 1), ("min", [1.0, 2.0], 0)])
+def test_max_min_with_dim_unpack_and_print_like_torch_return_types(name, data, dim):
+    ours = getattr(minigrad, name)(minigrad.tensor(data), dim)
+    theirs = getattr(torch, name)(torch.tensor(data), dim)
+    assert repr(ours) == repr(theirs).replace("torch.", "minigrad.")
+    values, indices = ours
+    assert values.tolist() == theirs.values.tolist() and indices.tolist() == theirs.indices.tolist()
