@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .backend import _cupy as cp
 from .backend import _cupyx
+from .kernels import sgd_step_ as reference_sgd_step_
 
 _relu_backward = cp.ElementwiseKernel(
     "T grad, T out", "T dx", "dx = out > (T)0 ? grad : (T)0", "minigrad_relu_backward")
@@ -40,7 +41,6 @@ def cross_entropy_backward(xp, probs, coeffs, grad, dim):
 
 def sgd_step_(param, grad, buf, *, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
     if not momentum:  # no buffer to carry: the plain expression is already a single pass
-        from .kernels import sgd_step_ as reference
-        return reference(param, grad, buf, lr=lr, momentum=momentum, dampening=dampening,
-                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize, first=first)
+        return reference_sgd_step_(param, grad, buf, lr=lr, momentum=momentum, dampening=dampening,
+                                   weight_decay=weight_decay, nesterov=nesterov, maximize=maximize, first=first)
     _sgd_momentum(grad, lr, momentum, dampening, weight_decay, nesterov, maximize, first, param, buf)

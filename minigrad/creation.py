@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 
 from . import dtypes
-from .backend import CPU, Device, default_generator, device_of, get_array_module, to_device
+from .backend import Device, default_generator, get_array_module, to_device
 from .tensor import Tensor, _dims
 
 
@@ -166,4 +166,4 @@ def is_tensor(obj) -> bool:
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "zeros_like", "ones_like",
            "empty_like", "full_like", "arange", "linspace", "eye", "rand", "randn", "randint", "randperm",
-           "rand_like", "randn_like", "is_tensor", "CPU", "device_of"]
+           "rand_like", "randn_like", "is_tensor"]

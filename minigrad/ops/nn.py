@@ -3,7 +3,7 @@ from ..autograd import Function
 from ..backend import ieee_quiet, kernels
 
 
-def log_softmax(xp, x, dim):
+def softmax_pair(xp, x, dim):
     """(log_softmax, softmax) of x: shifted by the max first, so logits of any magnitude stay finite.
     Returning both saves the backward pass an exp over the whole input."""
     logp = x - x.max(axis=dim, keepdims=True)
@@ -17,7 +17,7 @@ def log_softmax(xp, x, dim):
 class Softmax(Function):
     def forward(self, x, dim=-1):
         self.dim = dim
-        out = log_softmax(self.xp, x, dim)[1]
+        out = softmax_pair(self.xp, x, dim)[1]
         self.save_for_backward(out)
         return out
 
@@ -29,7 +29,7 @@ class Softmax(Function):
 class LogSoftmax(Function):
     def forward(self, x, dim=-1):
         self.dim = dim
-        out, probs = log_softmax(self.xp, x, dim)
+        out, probs = softmax_pair(self.xp, x, dim)
         self.save_for_backward(probs)
         return out
 
@@ -48,7 +48,7 @@ class NllLoss(Function):
 
     def forward(self, x, coeffs, dim=1, reduce=True, log_softmax=False):
         xp = self.xp
-        logp, probs = globals()["log_softmax"](xp, x, dim) if log_softmax else (x, None)
+        logp, probs = softmax_pair(xp, x, dim) if log_softmax else (x, None)
         self.dim, self.fused = dim, log_softmax
         self.save_for_backward(logp, coeffs, probs)
         if reduce and coeffs.shape == logp.shape:
