@@ -1,12 +1,20 @@
 """minigrad.nn: modules, layers, losses and the functional and init namespaces (torch.nn's subset)."""
-from . import functional, init
+from . import functional, init, utils
+from . import batchnorm, conv, dropout, pooling, rnn, sparse
 from .activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .linear import Flatten, Identity, Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .container import ModuleList, Sequential
 from .module import Module
 from .parameter import Parameter
+from .batchnorm import *  # noqa: F401,F403
+from .conv import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
+from .pooling import *  # noqa: F401,F403
+from .rnn import *  # noqa: F401,F403
+from .sparse import *  # noqa: F401,F403
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "Linear", "Identity", "Flatten", "ReLU", "Sigmoid",
            "Tanh", "Softmax", "LogSoftmax", "NLLLoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss",
-           "functional", "init"]
+           "functional", "init", "utils", *batchnorm.__all__, *conv.__all__, *dropout.__all__,
+           *pooling.__all__, *rnn.__all__, *sparse.__all__]

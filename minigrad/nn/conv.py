@@ -1,0 +1,4 @@
+"""conv layers of torch.nn."""
+from __future__ import annotations
+
+__all__: list = []

@@ -1,0 +1,4 @@
+"""pooling functions of torch.nn.functional."""
+from __future__ import annotations
+
+__all__: list = []

@@ -1,0 +1,4 @@
+"""sparse layers of torch.nn."""
+from __future__ import annotations
+
+__all__: list = []

@@ -1,0 +1,4 @@
+"""Packed and padded sequences for the recurrent modules."""
+from __future__ import annotations
+
+__all__: list = []
