@@ -3,8 +3,9 @@ import gzip
 import hashlib
 import io
 import struct
-import time
+import tracemalloc
 import urllib.error
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,52 @@ def test_read_idx_truncated_gzip(tmp_path):
     path.write_bytes(gzip.compress(idx_bytes(2049, (100,)))[:-12])
     with pytest.raises(IDXFormatError, match="cut.gz.*truncated gzip"):
         read_idx(path, 2049)
+
+
+def test_read_idx_accepts_multi_member_gzip(tmp_path):
+    labels = np.arange(300, dtype=np.uint8) % 10
+    data = idx_bytes(2049, labels.shape, labels.tobytes())
+    path = tmp_path / "multi.gz"  # what `cat a.gz b.gz` or a parallel gzip writes: valid gzip, several members
+    path.write_bytes(gzip.compress(data[:7]) + gzip.compress(data[7:200]) + gzip.compress(data[200:]))
+    np.testing.assert_array_equal(read_idx(path, 2049), labels)
+
+
+def test_read_idx_checks_the_header_before_inflating_a_bomb(tmp_path):
+    bomb = tmp_path / "bomb.gz"  # 5 labels, then 256 MB of zeros squeezed into ~250 kB
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [compressor.compress(idx_bytes(2049, (5,)))]
+    parts += [compressor.compress(bytes(1 << 20)) for _ in range(256)]
+    bomb.write_bytes(b"".join(parts) + compressor.flush())
+    tracemalloc.start()
+    try:
+        with pytest.raises(IDXFormatError, match=r"bomb.gz: has trailing bytes.*\(5,\).*at least 1048589"):
+            read_idx(bomb, 2049)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"read {peak} bytes of a bomb"  # the old reader inflated all 256 MB
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_read_idx_huge_header_is_a_clear_error_not_an_overflow(tmp_path, gz):
+    data = idx_bytes(0x0E02, (2 ** 31, 2 ** 31), payload=bytes(64))  # float64: 2**65 bytes
+    path = tmp_path / ("huge.gz" if gz else "huge")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    message = r"huge(\.gz)?: truncated: dimensions \(2147483648, 2147483648\) of float64 need 36893488147419103244 bytes"
+    with pytest.raises(IDXFormatError, match=message + r".*(file has 72|more than a \d+-byte gzip file can hold)"):
+        read_idx(path)
+
+
+def test_read_idx_path_errors_are_the_os_errors(tmp_path, monkeypatch):
+    with pytest.raises(IsADirectoryError):
+        read_idx(tmp_path)
+    path = tmp_path / "labels"
+    path.write_bytes(idx_bytes(2049, (3,)))
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda file, *a, **k: (_ for _ in ()).throw(
+        PermissionError(13, "Permission denied", str(file))) if str(file) == str(path) else real_open(file, *a, **k))
+    with pytest.raises(PermissionError, match="labels"):  # root ignores chmod, so the refusal is simulated
+        read_idx(path)
 
 
 def test_mismatched_image_and_label_counts(tmp_path):
@@ -274,16 +321,11 @@ def test_real_mnist_test_set():
 
 @pytest.mark.skipif(not (DEBIAN_FASHION / "train-images-idx3-ubyte.gz").exists(),
                     reason=f"Debian's dataset-fashion-mnist is not installed ({DEBIAN_FASHION} missing)")
-def test_fashion_mnist_from_debian_package_decodes_fast(tmp_path):
-    start = time.process_time()  # CPU time: less sensitive than wall time to other processes
+def test_fashion_mnist_from_debian_package(tmp_path):
     ds = FashionMNIST(tmp_path, train=True)  # empty root: found in the system folder
-    as_float = ds.data.numpy().astype(np.float32) / 255
-    elapsed = time.process_time() - start
-    assert ds.files[0].parent == DEBIAN_FASHION and len(ds) == 60000 and as_float.shape == (60000, 28, 28)
+    assert ds.files[0].parent == DEBIAN_FASHION and len(ds) == 60000 and tuple(ds.data.shape) == (60000, 28, 28)
     assert np.bincount(ds.targets.numpy()).tolist() == [6000] * 10
-    # Measured 0.4-0.6 s on an idle 2-core machine (mostly gunzip), up to 1.5 s with its cores shared.
-    # A per-pixel Python loop would take minutes, so a loose bound still catches the regression.
-    assert elapsed < 5.0, f"decoding 60k images took {elapsed:.2f}s of CPU time"
+    assert ds.data.dtype == minigrad.uint8 and 0 == ds.data.numpy().min() < ds.data.numpy().max() == 255
 
 
 def test_unwritable_download_folder_is_a_clear_error(tmp_path, mirrors):

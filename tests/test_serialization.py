@@ -3,14 +3,19 @@ import io
 import json
 import os
 import pickle
+import struct
+import subprocess
+import sys
+import time
+import zipfile
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import minigrad
-from minigrad import nn, optim
-from minigrad import serialization
+from minigrad import nn, optim, serialization
 
 
 def trained_checkpoint(dtype=minigrad.float32):
@@ -95,10 +100,10 @@ def test_the_file_is_an_npz_with_json_metadata_loaded_without_pickle(tmp_path, m
         metadata = json.loads(archive[serialization._META_KEY].tobytes())
     assert metadata["format"] == "minigrad-checkpoint" and metadata["root"]["type"] == "dict"
     calls = []
-    real_load = np.load
-    monkeypatch.setattr(np, "load", lambda *a, **k: calls.append(k) or real_load(*a, **k))
+    real_read = np.lib.format.read_array
+    monkeypatch.setattr(np.lib.format, "read_array", lambda *a, **k: calls.append(k) or real_read(*a, **k))
     minigrad.load(tmp_path / "ck.pt")
-    assert calls == [{"allow_pickle": False}]
+    assert calls and all(k == {"allow_pickle": False} for k in calls)
 
 
 # ---------------------------------------------------------------------------------------------- atomic writes
@@ -211,3 +216,196 @@ def test_tensors_load_on_cpu_unless_map_location_says_otherwise(device, tmp_path
     fresh.load_state_dict(minigrad.load(tmp_path / "m.pt"))  # a CPU checkpoint loads into a model on device
     assert fresh.weight.device == minigrad.device(device)
     assert np.array_equal(fresh.weight.cpu().detach().numpy(), model.weight.cpu().detach().numpy())
+
+
+# ---------------------------------------------------------------------------------------------- paths
+def test_paths_that_are_not_files_raise_the_os_error_for_the_path(tmp_path, monkeypatch):
+    with pytest.raises(IsADirectoryError) as info:
+        minigrad.load(tmp_path)
+    assert info.value.filename == str(tmp_path)
+    with pytest.raises(IsADirectoryError):
+        minigrad.save({"x": 1}, tmp_path)
+    locked = tmp_path / "locked.pt"
+    minigrad.save({"x": 1}, locked)
+    real_open = open
+
+    def deny(file, *args, **kwargs):  # chmod does not stop root, so the refusal is simulated
+        if os.fspath(file) == str(locked):
+            raise PermissionError(13, "Permission denied", str(locked))
+        return real_open(file, *args, **kwargs)
+    monkeypatch.setattr("builtins.open", deny)
+    with pytest.raises(PermissionError, match="locked.pt"):
+        minigrad.load(locked)
+
+
+def test_saving_into_a_missing_or_unwritable_directory_names_the_target(tmp_path, monkeypatch):
+    target = tmp_path / "no" / "such" / "ck.pt"
+    with pytest.raises(FileNotFoundError) as info:
+        minigrad.save({"x": 1}, target)
+    assert info.value.filename == str(target) and ".part" not in str(info.value)
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda p, *a: (_ for _ in ()).throw(PermissionError(13, "Permission denied", p))
+                        if p.endswith(".part") else real_open(p, *a))
+    with pytest.raises(PermissionError) as info:
+        minigrad.save({"x": 1}, tmp_path / "ck.pt")
+    assert info.value.filename == str(tmp_path / "ck.pt")
+    assert os.listdir(tmp_path) == ["no"] or os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("failing", ["fsync", "replace"])
+def test_no_temp_file_survives_any_failure(failing, tmp_path, monkeypatch):
+    def fail(*args):
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(os, failing, fail)
+    with pytest.raises(OSError, match="Input/output error"):
+        minigrad.save({"w": minigrad.ones(3)}, tmp_path / "ck.pt")
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_next_save_removes_stale_temp_files_of_its_target_only(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # reaped: its PID names no process now
+    try:
+        stale = [".ck.pt.0123456789ab.part",  # written before temp names carried the writer's PID
+                 f".ck.pt.{dead.pid}.00000000000a.part", f".ck.pt.{os.getpid()}.00000000000b.part"]
+        kept = [f".ck.pt.{sleeper.pid}.00000000000c.part",  # its writer may still be running
+                ".ck.pt.bak.0123456789ab.part", ".ck.0123456789ab.part", ".ck.pt.notours.part", "ck.pt.part"]
+        for name in stale + kept:
+            (tmp_path / name).write_bytes(b"PK\x03\x04 half a zip")
+        minigrad.save({"epoch": 3}, tmp_path / "ck.pt")
+        assert sorted(os.listdir(tmp_path)) == sorted(kept + ["ck.pt"])
+        assert minigrad.load(tmp_path / "ck.pt") == {"epoch": 3}
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+KILLED_SAVER = """
+import sys
+import numpy as np
+import minigrad
+target = sys.argv[1]
+epoch = 0
+print("ready", flush=True)
+while True:
+    epoch += 1
+    # 4 MB, every value the epoch: a torn write would show as mixed values or a damaged zip
+    minigrad.save({"epoch": epoch, "w": minigrad.full((1024, 1024), float(epoch))}, target)
+"""
+
+
+def test_killing_a_process_mid_save_never_corrupts_the_checkpoint(tmp_path):
+    target = tmp_path / "ck.pt"
+    rng = np.random.default_rng(0)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(minigrad.__file__).parents[1]),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    for _ in range(6):
+        child = subprocess.Popen([sys.executable, "-c", KILLED_SAVER, str(target)], stdout=subprocess.PIPE, env=env)
+        assert child.stdout.readline() == b"ready\n"
+        time.sleep(float(rng.uniform(0.0, 0.4)))  # lands anywhere in a save: writing, fsyncing, renaming
+        child.kill()
+        child.wait()
+        child.stdout.close()
+        # each save clears the temp files of earlier killed writers: at most the last one's is left
+        assert len([name for name in os.listdir(tmp_path) if name.endswith(".part")]) <= 1
+        if target.exists():  # the old checkpoint or the new one, whole
+            loaded = minigrad.load(target)
+            assert np.all(loaded["w"].numpy() == loaded["epoch"])
+    minigrad.save({"epoch": 0}, target)  # the next save clears what the killed writers left
+    assert os.listdir(tmp_path) == ["ck.pt"]
+
+
+# ---------------------------------------------------------------------------------------------- crafted files
+def npy_bytes(array, header_shape=None, header_dtype=None):
+    """A .npy member, optionally with a header that lies about the shape or dtype."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(header_dtype or array.dtype)), "fortran_order": False,
+        "shape": tuple(header_shape if header_shape is not None else array.shape)})
+    return buffer.getvalue() + np.ascontiguousarray(array).tobytes()
+
+
+def tensor_node(key="a0", dtype="float32", **extra):
+    return {"type": "tensor", "key": key, "dtype": dtype, "device": "cpu", "requires_grad": False,
+            "parameter": False, **extra}
+
+
+def patch_directory_entry(path, name, offset, fmt, *values):
+    """Overwrite fields of `name`'s central-directory entry (zipfile's writer would not write such lies)."""
+    data = bytearray(path.read_bytes())
+    entry = data.index(name.encode(), data.index(b"PK\x01\x02")) - 46  # the name follows the 46-byte entry
+    assert data[entry:entry + 4] == b"PK\x01\x02"
+    struct.pack_into(fmt, data, entry + offset, *values)
+    path.write_bytes(bytes(data))
+
+
+def write_zip(path, root, members, compression=zipfile.ZIP_STORED, flag_bits=0, version=1):
+    """A checkpoint-shaped zip: metadata `root` (a node, or its JSON text) and {name: npy bytes} members."""
+    root = root if isinstance(root, str) else json.dumps(root)
+    meta = np.frombuffer(f'{{"format": "minigrad-checkpoint", "version": {version}, "root": {root}}}'.encode(),
+                         np.uint8)
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        for name, data in {serialization._META_KEY + ".npy": npy_bytes(meta), **members}.items():
+            archive.writestr(zipfile.ZipInfo(name), data, compress_type=compression)
+    if flag_bits:
+        patch_directory_entry(path, "a0.npy", 8, "<H", flag_bits)
+
+
+ARRAY = np.arange(6, dtype=np.float32)
+CRAFTED = {  # name: (metadata root, members, write_zip options, fragment of the error)
+    "valid": (tensor_node(), {"a0.npy": npy_bytes(ARRAY)}, {}, None),
+    "header claims 6 GB": (tensor_node(), {"a0.npy": npy_bytes(ARRAY, header_shape=(1_500_000_000,))}, {},
+                           "is 6000000000 bytes, the member holds 24"),
+    "compressed bomb": (tensor_node(), {"a0.npy": npy_bytes(np.zeros(4_000_000, np.float32))},
+                        {"compression": zipfile.ZIP_DEFLATED}, "compressed or encrypted"),
+    "encrypted flag": (tensor_node(), {"a0.npy": npy_bytes(ARRAY)}, {"flag_bits": 0x1}, "flags 0x1"),
+    "complex tensor": (tensor_node(dtype="complex64"), {"a0.npy": npy_bytes(ARRAY.astype(np.complex64))}, {},
+                       "complex64 is not one minigrad saves"),
+    "big-endian member": (tensor_node(), {"a0.npy": npy_bytes(ARRAY.astype(">f4"))}, {}, ">f4"),
+    "dtype disagrees": (tensor_node(dtype="int32"), {"a0.npy": npy_bytes(ARRAY)}, {}, "metadata says int32"),
+    "shape disagrees": (tensor_node(shape=[2, 3]), {"a0.npy": npy_bytes(ARRAY)}, {}, "metadata says (2, 3)"),
+    "structured array": ({"type": "ndarray", "key": "a0"},
+                         {"a0.npy": npy_bytes(np.zeros(2, dtype=[("a", "f4"), ("b", "i4")]))}, {}, "not one save"),
+    "object header": ({"type": "ndarray", "key": "a0"}, {"a0.npy": npy_bytes(ARRAY, header_dtype=object)}, {},
+                      "not one save"),
+    "extra member": (tensor_node(), {"a0.npy": npy_bytes(ARRAY), "a1.npy": npy_bytes(ARRAY)}, {}, "holds ['a0', 'a1']"),
+    "member not .npy": (tensor_node(), {"a0.npy": npy_bytes(ARRAY), "run.sh": b"rm -rf /"}, {}, "'run.sh'"),
+    "flag as string": (tensor_node(requires_grad="yes"), {"a0.npy": npy_bytes(ARRAY)}, {}, "malformed"),
+    "unknown node": ({"type": "pickle", "value": "x"}, {}, {}, "malformed metadata node"),
+    "extra field": ({"type": "int", "value": 1, "code": "x"}, {}, {}, "fields"),
+    "int as string": ({"type": "int", "value": "1"}, {}, {}, "holds str"),
+    "bad device": (tensor_node(device="tpu"), {"a0.npy": npy_bytes(ARRAY)}, {}, "tpu"),
+    "newer version": ({"type": "int", "value": 1}, {}, {"version": 2}, "version 2"),
+    "deep nesting": ('{"type": "list", "items": [' * 5000 + '{"type": "int", "value": 1}' + "]}" * 5000, {}, {}, None),
+    "one array as two dtypes": ({"type": "list", "items": [tensor_node(), tensor_node(dtype="int32")]},
+                                {"a0.npy": npy_bytes(ARRAY)}, {}, "described twice"),
+}
+
+
+@pytest.mark.parametrize("case", list(CRAFTED))
+def test_crafted_files_are_checked_before_anything_is_inflated(case, tmp_path, monkeypatch):
+    root, members, options, fragment = CRAFTED[case]
+    path = tmp_path / "crafted.pt"
+    write_zip(path, root, members, **options)
+    if case == "valid":  # the crafting helper writes what load accepts
+        np.testing.assert_array_equal(minigrad.load(path).numpy(), ARRAY)
+        return
+    reads = []
+    real_read = np.lib.format.read_array
+    monkeypatch.setattr(np.lib.format, "read_array", lambda member, **k: reads.append(member.name) or
+                        real_read(member, **k))
+    with pytest.raises(RuntimeError, match=r"crafted\.pt' is not a minigrad checkpoint") as info:
+        minigrad.load(path)
+    if fragment is not None:
+        assert fragment in str(info.value)
+    assert all(name == serialization._META_KEY + ".npy" for name in reads)  # no array member was read
+
+
+def test_members_that_claim_more_bytes_than_the_file_holds_are_refused(tmp_path):
+    path = tmp_path / "liar.pt"
+    write_zip(path, tensor_node(), {"a0.npy": npy_bytes(ARRAY)})
+    patch_directory_entry(path, "a0.npy", 20, "<II", 4_000_000_000, 4_000_000_000)  # stored and inflated sizes
+    with pytest.raises(RuntimeError, match="declare 40000.* bytes in all, more than the file's"):
+        minigrad.load(path)

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import gzip
+import io
+import math
 import os
 import zlib
 from collections.abc import Sequence
-from typing import Union
+from typing import BinaryIO, Union
 
 import numpy as np
 
@@ -23,52 +25,88 @@ class IDXFormatError(ValueError):
     """An IDX file is malformed: bad magic, truncated, or sizes that disagree."""
 
 
-def _read_bytes(path: PathLike) -> bytes:
-    with open(path, "rb") as f:
-        raw = f.read()
-    if raw[:2] != b"\x1f\x8b":  # gzip magic; anything else is read as a raw IDX file
-        return raw
-    try:
-        # zlib with wbits=31 decodes the gzip container in one call, faster than gzip.open().read()
-        return zlib.decompress(raw, 31)
-    except zlib.error:
-        try:  # multi-member gzip files need the slower reader
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise IDXFormatError(f"{os.fspath(path)}: corrupt or truncated gzip data ({e})") from None
+# Deflate cannot expand data more than ~1032:1 (one 258-byte match per 2 bits), so a .gz file of n bytes
+# holds at most this many times n: a header that promises more is refused before anything is inflated.
+_MAX_GZIP_RATIO = 1032
+
+
+def _parse_magic(head: bytes, name: str, expected_magic: int | None) -> tuple[np.dtype, int]:
+    """(dtype, ndim) from the 4-byte magic number, or a clear IDXFormatError."""
+    if len(head) < 4:
+        raise IDXFormatError(f"{name}: file is {len(head)} bytes, too short for the 4-byte IDX magic number")
+    magic = int.from_bytes(head[:4], "big")
+    if expected_magic is not None and magic != expected_magic:
+        raise IDXFormatError(f"{name}: bad magic number {magic}, expected {expected_magic} "
+                             f"({_describe_magic(expected_magic)})")
+    code, ndim = head[2], head[3]
+    if head[:2] != b"\x00\x00" or code not in _DTYPES or ndim == 0:
+        raise IDXFormatError(f"{name}: bad magic number {magic} (0x{magic:08x}); expected 0x0000TTNN "
+                             f"with type code TT in {sorted(hex(c) for c in _DTYPES)} and NN >= 1 dims")
+    return _DTYPES[code], ndim
+
+
+def _read_into(stream: BinaryIO, buffer: bytearray) -> int:
+    """Fill `buffer` from `stream`; the number of bytes read (less at the end of the data)."""
+    view, filled = memoryview(buffer), 0
+    while filled < len(buffer):
+        n = stream.readinto(view[filled:])
+        if not n:
+            break
+        filled += n
+    return filled
+
+
+def _decode(stream: BinaryIO, name: str, expected_magic: int | None, size: int, gzipped: bool = False) -> np.ndarray:
+    """One IDX array from `stream` (a file of `size` bytes), header first: the data is read only once the
+    header is known to fit in what the file can hold, and trailing data is detected without reading it all."""
+    dtype, ndim = _parse_magic(stream.read(4), name, expected_magic)
+    header = 4 + 4 * ndim
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise IDXFormatError(f"{name}: truncated header: {ndim} dimensions need {header} bytes, "
+                             f"file has {4 + len(dims)}")
+    shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big") for i in range(ndim))
+    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: 2**31 x 2**31 cannot overflow
+    what = f"dimensions {shape} of {dtype.name} need {expected} bytes (header {header} + data)"
+    if not gzipped and expected != size:
+        what = "truncated" if size < expected else "has trailing bytes"
+        raise IDXFormatError(f"{name}: {what}: dimensions {shape} of {dtype.name} need {expected} bytes "
+                             f"(header {header} + data), file has {size}")
+    if gzipped and expected > size * _MAX_GZIP_RATIO:
+        raise IDXFormatError(f"{name}: truncated: {what}, more than a {size}-byte gzip file can hold")
+    data = bytearray(expected - header)
+    got = _read_into(stream, data)
+    if got < len(data):
+        raise IDXFormatError(f"{name}: truncated: {what}, file has {header + got}")
+    extra = len(stream.read(1 << 20))  # bounded: a bomb appended after the data is never inflated
+    if extra:
+        more = "at least " if extra == 1 << 20 else ""
+        raise IDXFormatError(f"{name}: has trailing bytes: {what}, file has {more}{expected + extra}")
+    # over a bytearray the array is writable, an ordinary array; big-endian types are copied to native order
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
 
 def parse_idx(buf: bytes, name: str = "<bytes>", expected_magic: int | None = None) -> np.ndarray:
     """Decode IDX bytes into a native-endian array; `name` is used in error messages."""
-    if len(buf) < 4:
-        raise IDXFormatError(f"{name}: file is {len(buf)} bytes, too short for the 4-byte IDX magic number")
-    magic = int.from_bytes(buf[:4], "big")
-    if expected_magic is not None and magic != expected_magic:
-        raise IDXFormatError(f"{name}: bad magic number {magic}, expected {expected_magic} "
-                             f"({_describe_magic(expected_magic)})")
-    code, ndim = buf[2], buf[3]
-    if buf[:2] != b"\x00\x00" or code not in _DTYPES or ndim == 0:
-        raise IDXFormatError(f"{name}: bad magic number {magic} (0x{magic:08x}); expected 0x0000TTNN "
-                             f"with type code TT in {sorted(hex(c) for c in _DTYPES)} and NN >= 1 dims")
-    header = 4 + 4 * ndim
-    if len(buf) < header:
-        raise IDXFormatError(f"{name}: truncated header: {ndim} dimensions need {header} bytes, "
-                             f"file has {len(buf)}")
-    shape = tuple(int.from_bytes(buf[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    dtype = _DTYPES[code]
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(buf) != expected:
-        what = "truncated" if len(buf) < expected else "has trailing bytes"
-        raise IDXFormatError(f"{name}: {what}: dimensions {shape} of {dtype.name} need {expected} bytes "
-                             f"(header {header} + data), file has {len(buf)}")
-    # frombuffer over immutable bytes is read-only; the copy gives callers an ordinary array
-    arr = np.frombuffer(buf, dtype=dtype, offset=header).reshape(shape)
-    return arr.astype(dtype.newbyteorder("="), copy=True)
+    return _decode(io.BytesIO(buf), name, expected_magic, len(buf))
 
 
 def read_idx(path: PathLike, expected_magic: int | None = None) -> np.ndarray:
-    """Read a `.gz` or raw IDX file into a NumPy array, validating magic and size."""
-    return parse_idx(_read_bytes(path), os.fspath(path), expected_magic)
+    """Read a `.gz` (one or more gzip members) or raw IDX file into a NumPy array, validating magic and size.
+
+    A directory or unreadable path raises the OSError for it (IsADirectoryError, PermissionError, ...)."""
+    name = os.fspath(path)
+    with open(path, "rb") as raw:
+        size = os.fstat(raw.fileno()).st_size
+        is_gzip = raw.read(2) == b"\x1f\x8b"  # gzip magic; anything else is read as a raw IDX file
+        raw.seek(0)
+        if not is_gzip:
+            return _decode(raw, name, expected_magic, size)
+        try:
+            with gzip.GzipFile(fileobj=raw) as stream:  # reads every member of a multi-member file
+                return _decode(stream, name, expected_magic, size, gzipped=True)
+        except (OSError, EOFError, zlib.error) as e:
+            raise IDXFormatError(f"{name}: corrupt or truncated gzip data ({e})") from None
 
 
 def read_idx_pair(images_path: PathLike, labels_path: PathLike,
