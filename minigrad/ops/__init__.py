@@ -6,3 +6,5 @@ from .matmul import Linear, MatMul
 from .nn import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, LogSoftmax, MseLoss, NllLoss, Softmax
 from .reduce import Amax, Gather, Mean, Sum
 from .shape import Cat, Expand, Index, Permute, Reshape, Stack
+from .sparse import Embedding, EmbeddingBackward
+from .rnn import Recurrence

@@ -1,0 +1,200 @@
+"""One recurrent layer in one direction, over a whole sequence, as one graph node.
+
+The input-to-hidden product of every time step is one big GEMM done before (an ordinary Linear op), so
+this node runs only the recurrence: per step ONE matrix product ``h @ W_hh.T`` for all gates, then the
+gate nonlinearities. Its backward walks the steps in reverse with one product per step, and leaves the
+weight gradient to one big GEMM over all steps at the end.
+
+The output stacks the states of every step: shape (S, T, B, H), S = 2 for LSTM (hidden, cell), else 1.
+Packed sequences (``batch_sizes``: rows sorted by decreasing length, only the first ``batch_sizes[t]`` are
+active at step t) carry an inactive row's state through unchanged, so the last step processed holds each
+sequence's final state in either direction, and an inactive row passes its gradient straight through.
+"""
+from ..autograd import Function
+
+MODES = ("rnn_tanh", "rnn_relu", "gru", "lstm")
+
+
+def _sigmoid(xp, a):
+    return xp.tanh(a * 0.5) * 0.5 + 0.5  # as ops.Sigmoid: never overflows
+
+
+def _previous(xp, states, first, reverse):
+    """The state each step starts from: the previous step's (the next one's when reversed), or the initial one."""
+    if reverse:
+        return xp.concatenate([states[1:], first[None]], axis=0)
+    return xp.concatenate([first[None], states[:-1]], axis=0)
+
+
+def gate_activations(xp, mode, x_proj, w_hh, h_prev, b_hh=None):
+    """What backward needs from the gates, for all steps at once: LSTM (i, f, g, o), GRU (r, z, n, W_hn h + b_hn),
+    concatenated on the last axis. Written with backward's vocabulary, so it also rebuilds them as a graph."""
+    hidden = w_hh.shape[1]
+    hh = h_prev @ w_hh.T
+    if mode == "lstm":
+        pre = x_proj + hh
+        return xp.concatenate([_sigmoid(xp, pre[..., :2 * hidden]), xp.tanh(pre[..., 2 * hidden:3 * hidden]),
+                               _sigmoid(xp, pre[..., 3 * hidden:])], axis=-1)
+    if b_hh is not None:
+        hh = hh + b_hh
+    rz = _sigmoid(xp, x_proj[..., :2 * hidden] + hh[..., :2 * hidden])
+    hn = hh[..., 2 * hidden:]
+    n = xp.tanh(x_proj[..., 2 * hidden:] + rz[..., :hidden] * hn)
+    return xp.concatenate([rz, n, hn], axis=-1)
+
+
+class Recurrence(Function):
+    """inputs: x_proj (T, B, G) = x @ W_ih.T + bias, w_hh (G, H), h0 (B, H), then c0 (B, H) for LSTM or
+    b_hh (G,) for GRU (its n-gate part sits inside r * (W_hn h + b_hn), so it cannot fold into x_proj)."""
+
+    def forward(self, x_proj, w_hh, h0, aux=None, mode="lstm", reverse=False, batch_sizes=None):
+        xp = self.xp
+        steps, batch = x_proj.shape[:2]
+        hidden = w_hh.shape[1]
+        self.mode, self.reverse, self.steps = mode, reverse, steps
+        # the rows still running at each step of a packed batch, as a (B, 1) mask (None: all of them)
+        self.active = None if batch_sizes is None else [
+            None if n == batch else (xp.arange(batch) < n)[:, None] for n in batch_sizes]
+        lstm = mode == "lstm"
+        out = xp.empty((2 if lstm else 1, steps, batch, hidden), x_proj.dtype)
+        acts = None
+        if mode in ("lstm", "gru"):  # inactive rows' entries stay zero: backward masks them, they must be finite
+            acts = (xp.empty if batch_sizes is None else xp.zeros)((steps, batch, 4 * hidden), x_proj.dtype)
+        w_t = w_hh.T
+        h, c = h0, aux
+        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+            n = batch if batch_sizes is None else batch_sizes[t]
+            x, h_in = x_proj[t, :n], h[:n]
+            if lstm:
+                _lstm_step(xp, x, h_in, c[:n], w_t, acts[t, :n], out[0, t, :n], out[1, t, :n], hidden)
+            elif mode == "gru":
+                _gru_step(xp, x, h_in, w_t, aux, acts[t, :n], out[0, t, :n], hidden)
+            else:
+                pre = x + h_in @ w_t
+                out[0, t, :n] = xp.tanh(pre) if mode == "rnn_tanh" else xp.maximum(pre, 0)
+            if n < batch:  # finished sequences keep their state
+                out[0, t, n:] = h[n:]
+                if lstm:
+                    out[1, t, n:] = c[n:]
+            h = out[0, t]
+            c = out[1, t] if lstm else None
+        self.save_for_backward(x_proj, w_hh, h0, aux, out, acts)
+        return out
+
+    def saved_for_graph(self, inputs, output):
+        x_proj, w_hh, h0, aux = (tuple(inputs) + (None,))[:4]
+        acts = None
+        if self.mode in ("lstm", "gru"):
+            h_prev = _previous(self.xp, output[0], h0, self.reverse)
+            acts = gate_activations(self.xp, self.mode, x_proj, w_hh, h_prev, aux if self.mode == "gru" else None)
+        return x_proj, w_hh, h0, aux, output, acts
+
+    def backward(self, grad):
+        xp = self.xp
+        x_proj, w_hh, h0, aux, out, acts = self.saved
+        steps, batch, hidden = x_proj.shape[0], x_proj.shape[1], w_hh.shape[1]
+        h_prev = _previous(xp, out[0], h0, self.reverse)
+        if self.mode == "lstm":
+            c_prev = _previous(xp, out[1], aux, self.reverse)
+            d_x, d_h0, d_c0 = _lstm_backward(xp, self.visits(), grad, out[1], acts, c_prev, w_hh, hidden)
+            d_hh = d_x
+        elif self.mode == "gru":
+            d_x, d_hh, d_h0 = _gru_backward(xp, self.visits(), grad[0], h_prev, acts, w_hh, hidden)
+        else:
+            d_x, d_h0 = _rnn_backward(xp, self.visits(), grad[0], out[0], w_hh, self.mode)
+            d_hh = d_x
+        need = self.needs_input_grad
+        d_w = None
+        if need[1]:  # one GEMM over all steps instead of one per step
+            flat = (steps * batch, d_hh.shape[-1])
+            d_w = d_hh.reshape(flat).T @ h_prev.reshape((steps * batch, hidden))
+        grads = (d_x if need[0] else None, d_w, d_h0 if need[2] else None)
+        if self.mode == "lstm":
+            return grads + (d_c0 if need[3] else None,)
+        if aux is not None:
+            return grads + (d_hh.sum(axis=(0, 1)) if need[3] else None,)
+        return grads
+
+    def visits(self):
+        """(step, active-row mask or None) in the order backward visits them: the forward order reversed."""
+        steps = range(self.steps) if self.reverse else range(self.steps - 1, -1, -1)
+        return [(t, None if self.active is None else self.active[t]) for t in steps]
+
+
+def _lstm_backward(xp, visits, grad, cells, acts, c_prev, w_hh, hidden):
+    i, f, g, o = (acts[..., k * hidden:(k + 1) * hidden] for k in range(4))
+    tanh_c = xp.tanh(cells)
+    via_h = o * (1 - tanh_c * tanh_c)  # dc from dh, through h = o * tanh(c)
+    # d(pre-activation) = (dc, dc, dc, dh) * coeffs: the per-step work left is the recurrence itself
+    coeffs = xp.concatenate([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g), tanh_c * o * (1 - o)], axis=-1)
+    d_gates = [None] * len(visits)
+    dh_next = dc_next = None
+    for t, active in visits:
+        dh = grad[0, t] if dh_next is None else grad[0, t] + dh_next
+        dc_in = grad[1, t] if dc_next is None else grad[1, t] + dc_next
+        dc = dc_in + dh * via_h[t]
+        dg = xp.concatenate([dc, dc, dc, dh], axis=-1) * coeffs[t]
+        dh_next, dc_next = dg @ w_hh, dc * f[t]
+        if active is not None:  # finished rows: no gate gradient, the state's gradient passes through
+            dg = xp.where(active, dg, xp.zeros_like(dg))
+            dh_next, dc_next = xp.where(active, dh_next, dh), xp.where(active, dc_next, dc_in)
+        d_gates[t] = dg
+    return xp.stack(d_gates, axis=0), dh_next, dc_next
+
+
+def _gru_backward(xp, visits, grad, h_prev, acts, w_hh, hidden):
+    r, z, n, hn = (acts[..., k * hidden:(k + 1) * hidden] for k in range(4))
+    via_n = (1 - z) * (1 - n * n)
+    via_z = (h_prev - n) * z * (1 - z)
+    via_r = hn * r * (1 - r)
+    d_x, d_hh = [None] * len(visits), [None] * len(visits)
+    dh_next = None
+    for t, active in visits:
+        dh = grad[t] if dh_next is None else grad[t] + dh_next
+        dn = dh * via_n[t]
+        dr, dz = dn * via_r[t], dh * via_z[t]
+        dx = xp.concatenate([dr, dz, dn], axis=-1)
+        dhh = xp.concatenate([dr, dz, dn * r[t]], axis=-1)
+        dh_next = dh * z[t] + dhh @ w_hh
+        if active is not None:
+            dx, dhh = xp.where(active, dx, xp.zeros_like(dx)), xp.where(active, dhh, xp.zeros_like(dhh))
+            dh_next = xp.where(active, dh_next, dh)
+        d_x[t], d_hh[t] = dx, dhh
+    return xp.stack(d_x, axis=0), xp.stack(d_hh, axis=0), dh_next
+
+
+def _rnn_backward(xp, visits, grad, states, w_hh, mode):
+    slope = 1 - states * states if mode == "rnn_tanh" else None
+    d_pre = [None] * len(visits)
+    dh_next = None
+    for t, active in visits:
+        dh = grad[t] if dh_next is None else grad[t] + dh_next
+        dp = dh * slope[t] if slope is not None else xp.where(states[t] > 0, dh, xp.zeros_like(dh))
+        dh_next = dp @ w_hh
+        if active is not None:
+            dp = xp.where(active, dp, xp.zeros_like(dp))
+            dh_next = xp.where(active, dh_next, dh)
+        d_pre[t] = dp
+    return xp.stack(d_pre, axis=0), dh_next
+
+
+def _lstm_step(xp, x, h, c, w_t, acts, h_out, c_out, hidden):
+    pre = x + h @ w_t
+    acts[...] = _sigmoid(xp, pre)
+    acts[:, 2 * hidden:3 * hidden] = xp.tanh(pre[:, 2 * hidden:3 * hidden])
+    i, f, g, o = (acts[:, k * hidden:(k + 1) * hidden] for k in range(4))
+    c_out[...] = f * c + i * g
+    h_out[...] = o * xp.tanh(c_out)
+
+
+def _gru_step(xp, x, h, w_t, b_hh, acts, h_out, hidden):
+    hh = h @ w_t
+    if b_hh is not None:
+        hh += b_hh
+    rz = _sigmoid(xp, x[:, :2 * hidden] + hh[:, :2 * hidden])
+    hn = hh[:, 2 * hidden:]
+    n = xp.tanh(x[:, 2 * hidden:] + rz[:, :hidden] * hn)
+    h_out[...] = n + rz[:, hidden:] * (h - n)  # (1 - z) * n + z * h
+    acts[:, :2 * hidden] = rz
+    acts[:, 2 * hidden:3 * hidden] = n
+    acts[:, 3 * hidden:] = hn
