@@ -93,6 +93,35 @@ def _load(name, root, download):
     return train, cls(root, train=False, transform=tf, download=download)
 
 
+def random_state(loader) -> dict:
+    """Everything random that the next epoch draws from: the default generator (shuffling, and anything
+    else that uses it) and the loader's own generator, if it has one."""
+    own = loader.generator
+    return {"default": minigrad.default_generator.get_state(), "loader": None if own is None else own.get_state()}
+
+
+def resume(path, model, optimizer, loader) -> int:
+    """Restore a checkpoint written by this script; returns the epoch it was saved after."""
+    checkpoint = minigrad.load(path)
+    if not isinstance(checkpoint, dict) or not {"model", "optimizer", "epoch"} <= checkpoint.keys():
+        raise ValueError("not a checkpoint written by examples/mnist.py (it needs model, optimizer and epoch)")
+    epoch = checkpoint["epoch"]
+    if not isinstance(epoch, int) or epoch < 0:
+        raise ValueError(f"the saved epoch is {epoch!r}, expected a non-negative int")
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    rng = checkpoint.get("rng")
+    if rng is None:  # written before checkpoints held it: training continues, but not bit-identically
+        print("note: the checkpoint holds no random state; shuffling will differ from an uninterrupted run")
+    else:
+        minigrad.default_generator.set_state(rng["default"])
+        if (rng["loader"] is None) != (loader.generator is None):
+            raise ValueError("the checkpoint's shuffling generator does not match this loader's")
+        if loader.generator is not None:
+            loader.generator.set_state(rng["loader"])
+    return epoch
+
+
 def train(model, loader, optimizer, criterion, epoch, epochs):
     """One epoch; returns the mean training loss."""
     model.train()
@@ -173,12 +202,13 @@ def main(argv=None) -> int:
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     start_epoch, history = 1, []
     if args.resume is not None:
-        checkpoint = minigrad.load(args.resume)
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        start_epoch = int(checkpoint["epoch"]) + 1
+        try:
+            start_epoch = resume(args.resume, model, optimizer, train_loader) + 1
+        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
+            # one line, no traceback: the file is the problem, not the program
+            print(f"error: cannot resume from {args.resume}: {' '.join(str(e).split())}", file=sys.stderr)
+            return 1
         print(f"Resumed from {args.resume} after epoch {start_epoch - 1}")
-
     print(f"{name}: {len(train_set)} training / {len(test_set)} test samples on {device}")
     started = time.perf_counter()
     for epoch in range(start_epoch, args.epochs + 1):
@@ -194,7 +224,8 @@ def main(argv=None) -> int:
     if save:
         Path(save).parent.mkdir(parents=True, exist_ok=True)
         minigrad.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                       "epoch": history[-1]["epoch"] if history else start_epoch - 1}, save)
+                       "epoch": history[-1]["epoch"] if history else start_epoch - 1,
+                       "rng": random_state(train_loader)}, save)
         print(f"Checkpoint saved to {save}")
     if args.plot is not None and history:
         plot(args.plot, history, f"{name} MLP")

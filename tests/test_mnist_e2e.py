@@ -181,3 +181,61 @@ def test_example_without_mnist(tmp_path, capsys, offline):
     assert mnist_example.main(["--data-dir", str(tmp_path), "--epochs", "1", "--save", ""]) == 0
     out = capsys.readouterr().out
     assert "using Fashion-MNIST" in out and "fashion-mnist: 192 training / 64 test" in out
+
+
+def test_resumed_training_is_bit_identical_to_an_uninterrupted_run(tmp_path, capsys, offline):
+    write_tiny(tmp_path / "MNIST" / "raw")
+    common = ["--data-dir", str(tmp_path), "--limit", "96", "--batch-size", "16", "--seed", "3"]
+    straight, first, resumed = tmp_path / "straight.npz", tmp_path / "first.npz", tmp_path / "resumed.npz"
+    assert mnist_example.main([*common, "--epochs", "2", "--save", str(straight)]) == 0
+    straight_out = capsys.readouterr().out
+    assert mnist_example.main([*common, "--epochs", "1", "--save", str(first)]) == 0
+    assert mnist_example.main([*common, "--epochs", "2", "--resume", str(first), "--save", str(resumed)]) == 0
+    resumed_out = capsys.readouterr().out
+    # epoch 2 prints the same test line, and every weight, momentum buffer and random state is equal
+    assert straight_out.split("Test set:")[2].splitlines()[0] == resumed_out.split("Test set:")[2].splitlines()[0]
+    a, b = minigrad.load(straight), minigrad.load(resumed)
+    assert a["epoch"] == b["epoch"] == 2 and a["rng"] == b["rng"]
+    for key in a["model"]:
+        assert np.array_equal(a["model"][key].numpy(), b["model"][key].numpy()), key
+    for index, state in a["optimizer"]["state"].items():
+        for name, value in state.items():
+            other = b["optimizer"]["state"][index][name]
+            assert np.array_equal(np.asarray(value.numpy() if hasattr(value, "numpy") else value),
+                                  np.asarray(other.numpy() if hasattr(other, "numpy") else other)), (index, name)
+    # and the resumed epoch really continued the shuffling: without the saved random state it would not
+    # match (the checkpoint of epoch 1 stripped of "rng" resumes into different weights)
+    stripped = minigrad.load(first)
+    del stripped["rng"]
+    minigrad.save(stripped, first)
+    assert mnist_example.main([*common, "--epochs", "2", "--resume", str(first), "--save", str(resumed)]) == 0
+    assert "holds no random state" in capsys.readouterr().out
+    c = minigrad.load(resumed)
+    assert not np.array_equal(a["model"]["l1.weight"].numpy(), c["model"]["l1.weight"].numpy())
+
+
+@pytest.mark.parametrize("damage", ["missing", "text", "truncated", "other model", "no epoch", "bad rng"])
+def test_resume_from_a_bad_checkpoint_is_one_clear_line(damage, tmp_path, capsys, offline):
+    write_tiny(tmp_path / "MNIST" / "raw")
+    checkpoint = tmp_path / "ck.npz"
+    common = ["--data-dir", str(tmp_path), "--limit", "32", "--save", ""]
+    assert mnist_example.main([*common, "--epochs", "1", "--save", str(checkpoint)]) == 0
+    capsys.readouterr()
+    good = minigrad.load(checkpoint)
+    if damage == "missing":
+        checkpoint.unlink()
+    elif damage == "text":
+        checkpoint.write_text("epoch,loss\n1,0.5\n")
+    elif damage == "truncated":
+        checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    elif damage == "other model":
+        minigrad.save({**good, "model": nn.Linear(3, 2).state_dict()}, checkpoint)
+    elif damage == "no epoch":
+        minigrad.save({"model": good["model"], "optimizer": good["optimizer"]}, checkpoint)
+    else:
+        minigrad.save({**good, "rng": {"default": {"bit_generator": "nope"}, "loader": None}}, checkpoint)
+    assert mnist_example.main([*common, "--epochs", "2", "--resume", str(checkpoint)]) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: cannot resume from {checkpoint}: "), captured.err
+    assert "Traceback" not in captured.err and "Test set:" not in captured.out
