@@ -23,6 +23,53 @@ def _check_unsupported(**flags) -> None:
             raise ValueError(f"minigrad optimizers do not support {name}=True")
 
 
+# torch's wording for "Invalid <what>: <value>"; options not listed read "Invalid <name> value: <value>"
+_OPTION_WORDS = {"lr": "learning rate", "eps": "epsilon value"}
+
+
+def _check_non_negative(**options) -> None:
+    """torch's ValueError for the first option (in the order given) that is negative or NaN."""
+    for name, value in options.items():
+        if isinstance(value, Tensor):  # torch allows a Tensor lr (for capturable graphs); minigrad does not
+            raise NotImplementedError(f"minigrad optimizers take {name} as a Python number, not a Tensor")
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {_OPTION_WORDS.get(name, name + ' value')}: {value}")
+
+
+def _check_betas(betas) -> None:
+    for index, beta in enumerate(betas[:2]):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
+
+
+def _host_scalar(value: float = 0.0) -> Tensor:
+    """A float32 CPU scalar: torch keeps 'step' (and NAdam's 'mu_product') so, unless capturable."""
+    return Tensor._wrap(np.array(value, dtype=np.float32))
+
+
+def _grad_for_step(grad, param, weight_decay: float, maximize: bool):
+    """The gradient an update follows: negated to maximize, plus the L2 term ``weight_decay * param``."""
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    return grad
+
+
+def _decay_square_avg_(avg, grad, decay: float) -> None:
+    """``avg = decay * avg + (1 - decay) * grad**2`` in place, multiplied in torch's order."""
+    avg *= decay
+    avg += (1 - decay) * grad * grad
+
+
+def _lerp_(start, end, weight: float) -> None:
+    """``start.lerp_(end, weight)`` in place, in the form torch picks by ``weight`` (exact at both ends)."""
+    if abs(weight) < 0.5:
+        start += weight * (end - start)
+    else:
+        start[...] = end - (end - start) * (1 - weight)
+
+
 class Optimizer:
     """Base class: holds ``param_groups`` (a list of option dicts) and ``state`` (a dict keyed by parameter)."""
 
@@ -102,7 +149,20 @@ class Optimizer:
         return loss
 
     def _update_group(self, group: dict[str, Any]) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must implement _update_group")
+        """Each parameter with a gradient: create its state on first use, then apply the update rule."""
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = self.state[p]
+            if not state:
+                state.update(self._new_state(p, group))
+            self._update(p, state, group)
+
+    def _new_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Tensor]:
+        raise NotImplementedError(f"{type(self).__name__} must implement _new_state (or _update_group)")
+
+    def _update(self, p: Tensor, state: dict[str, Tensor], group: dict[str, Any]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement _update (or _update_group)")
 
     # ------------------------------------------------------------------------------------ state dict
     def state_dict(self) -> dict[str, Any]:
