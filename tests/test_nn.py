@@ -435,6 +435,42 @@ def test_flatten_matches_torch(shape, start, end):
     assert np.array_equal(np_of(ours(minigrad.tensor(x))), np_of(theirs(torch.tensor(x))))
 
 
+UNFLATTEN = [((3, 10), 1, (2, 5)), ((3, 10), 1, [2, -1]), ((3, 10), -1, (-1, 5, 1)), ((10,), 0, (2, 5)),
+             ((3, 1), 1, (1,)), ((3, 0), 1, (0, 2)), ((3, 2), -2, (3, 1)), ((2, 12, 3), 1, (2, 3, 2)),
+             ((3, 10), 1, (3, 5)), ((3, 10), 3, (2, 5)), ((3, 10), 1, ()), ((3, 0), 1, (2, 5))]
+
+
+@pytest.mark.parametrize("shape,dim,sizes", UNFLATTEN, ids=str)
+def test_unflatten_matches_torch(shape, dim, sizes, rng):
+    x = rng.standard_normal(shape)
+    results = []
+    for lib in (minigrad, torch):
+        layer = lib.nn.Unflatten(dim, sizes)
+        try:
+            a = lib.tensor(x, requires_grad=True)
+            y = layer(a)
+            y.backward(lib.ones(y.shape, dtype=lib.float64))
+            results.append((repr(layer), np_of(y), np_of(a.grad)))
+        except (RuntimeError, IndexError) as e:
+            results.append((repr(layer), type(e), str(e)))
+    assert results[0][0] == results[1][0]
+    for ours, theirs in zip(results[0][1:], results[1][1:]):
+        assert np.array_equal(ours, theirs) if isinstance(ours, np.ndarray) else ours == theirs
+    # Flatten undoes it
+    if isinstance(results[0][1], np.ndarray) and len(sizes) > 1:
+        d = dim % len(shape)
+        back = nn.Flatten(d, d + len(sizes) - 1)(minigrad.tensor(results[0][1]))
+        assert np.array_equal(np_of(back), x)
+
+
+@pytest.mark.parametrize("args", [(1, 5), (1, (2.0, 5)), (1, "25")])
+def test_unflatten_rejects_sizes_that_are_not_ints_like_torch(args):
+    with pytest.raises(TypeError) as theirs:
+        torch.nn.Unflatten(*args)
+    with pytest.raises(TypeError, match=re.escape(str(theirs.value))):
+        nn.Unflatten(*args)
+
+
 @pytest.mark.parametrize("name,args", [("ReLU", ()), ("ReLU", (True,)), ("Sigmoid", ()), ("Tanh", ()),
                                        ("Softmax", (1,)), ("Softmax", (0,)), ("LogSoftmax", (1,)),
                                        ("LogSoftmax", (-1,)), ("Identity", (54, "ignored")), ("Flatten", ())])

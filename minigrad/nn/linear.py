@@ -1,4 +1,4 @@
-"""Linear, Identity and Flatten, as torch.nn defines them."""
+"""Linear, Identity, Flatten and Unflatten, as torch.nn defines them."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,7 @@ from . import init
 from .module import Module
 from .parameter import Parameter
 
-__all__ = ["Identity", "Linear", "Flatten"]
+__all__ = ["Identity", "Linear", "Flatten", "Unflatten"]
 
 
 class Identity(Module):
@@ -67,3 +67,41 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Splits dim ``dim`` into ``unflattened_size`` (ints, one of them may be -1): Flatten's inverse."""
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(f"unflattened_size must be a tuple of ints, but found type "
+                            f"{type(unflattened_size).__name__}")
+        for i, n in enumerate(unflattened_size):
+            if not isinstance(n, int):
+                raise TypeError(f"unflattened_size must be tuple of ints, but found element of type "
+                                f"{type(n).__name__} at pos {i}")
+        self.dim = dim
+        self.unflattened_size = unflattened_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        shape, sizes = tuple(input.shape), list(self.unflattened_size)
+        dim = input._dim(self.dim)
+        if not sizes:
+            raise RuntimeError("unflatten: sizes must be non-empty")
+        if sizes.count(-1) > 1 or any(n < -1 for n in sizes):
+            raise RuntimeError(f"unflatten: invalid sizes {sizes}: each size must be non-negative, except one "
+                               f"that may be -1 (inferred)")
+        known = math.prod(n for n in sizes if n != -1)
+        if -1 in sizes:
+            if known == 0:
+                raise RuntimeError(f"unflatten: cannot infer the -1 in sizes {sizes} for dim {self.dim} of size "
+                                   f"{shape[dim]}: any value would fit")
+            sizes[sizes.index(-1)] = shape[dim] // known
+        if math.prod(sizes) != shape[dim]:
+            raise RuntimeError(f"unflatten: Provided sizes {list(self.unflattened_size)} don't multiply up to the "
+                               f"size of dim {self.dim} ({shape[dim]}) in the input tensor")
+        return input.reshape(shape[:dim] + tuple(sizes) + shape[dim + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
