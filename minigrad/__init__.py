@@ -11,6 +11,11 @@ from .dtypes import dtype, float16, float32, float64, int8, int16, int32, int64,
 from .functions import *  # noqa: F401,F403  (cat, stack, where, exp, softmax, max, ...)
 from .tensor import Size, Tensor
 from . import cuda  # noqa: E402
+from . import legacy  # noqa: E402  (also attaches Tensor.type)
+from .legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor,  # noqa: E402
+                     IntTensor, LongTensor, ShortTensor)
+
+autograd.Variable = legacy.Variable  # torch.autograd.Variable; set here because it needs Tensor
 
 float = float32  # noqa: A001  (torch.float, torch.double, torch.long, torch.int, torch.half)
 double = float64
