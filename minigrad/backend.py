@@ -1,13 +1,15 @@
-"""Devices and array modules: the only file that imports cupy.
+"""Devices and array modules: the only file that imports cupy (besides the CUDA kernels it loads).
 
 Every array op elsewhere goes through ``xp``, the array module (numpy or cupy) that owns the
 array at hand, so the same code runs on both backends without ``if cupy:`` branches.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-from . import kernels as reference_kernels
+from .kernels import reference as reference_kernels
 
 try:  # cupy is optional: `pip install minigrad[cuda]`
     import cupy as _cupy
@@ -157,18 +159,38 @@ def ieee_quiet():
     return np.errstate(divide="ignore", invalid="ignore")
 
 
+KERNELS_ENV = "MINIGRAD_KERNELS"  # auto (default) | numba | reference
+KERNEL_CHOICES = ("auto", "numba", "reference")
+_kernel_tables: dict = {}
+
+
 def kernels(xp):
-    """The hot-path fusions for this array module: plain expressions on numpy, fused CUDA kernels on cupy."""
-    global _cuda_kernels
-    if xp is np:
+    """The hot-path kernels for this array module, chosen on first use: on numpy the numba twins when numba
+    is installed (``pip install minigrad[fast]``), else the NumPy reference; on cupy the fused CUDA kernels.
+    ``MINIGRAD_KERNELS=reference`` forces the reference everywhere, ``=numba`` insists on numba."""
+    table = _kernel_tables.get(xp)
+    if table is None:
+        table = _kernel_tables[xp] = _load_kernels(xp)
+    return table
+
+
+def _load_kernels(xp):
+    choice = os.environ.get(KERNELS_ENV, "auto").strip().lower() or "auto"
+    if choice not in KERNEL_CHOICES:
+        raise ValueError(f"{KERNELS_ENV}={choice!r} is not one of {', '.join(KERNEL_CHOICES)}")
+    if choice == "reference" or getattr(xp, "records_graph", False):  # a recorded backward runs the reference
+        return reference_kernels                                         # expressions on Tensors
+    if xp is not np:
+        from .kernels import cuda  # compiled on first use: building kernels needs a working GPU
+        return cuda
+    try:  # numba is imported here, not with minigrad: it alone takes longer to import than minigrad
+        from .kernels import numba_cpu
+    except ImportError as e:
+        if choice == "numba":
+            raise ImportError(f"{KERNELS_ENV}=numba but numba cannot be imported ({e}); "
+                              "install it with `pip install minigrad[fast]`") from e
         return reference_kernels
-    if _cuda_kernels is None:
-        from . import _cuda_kernels as built  # compiled on first use: building kernels needs a working GPU
-        _cuda_kernels = built
-    return _cuda_kernels
-
-
-_cuda_kernels = None
+    return numba_cpu
 
 
 class Generator:

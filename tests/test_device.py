@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import minigrad
-from minigrad import backend, kernels
+from minigrad import backend
+from minigrad.kernels import reference as kernels
 
 needs_gpu = pytest.mark.skipif(not minigrad.cuda.is_available(),
                                reason=f"no GPU: {minigrad.cuda.unavailable_reason()}")

@@ -1,10 +1,13 @@
-"""Adam (and AdamW via decoupled_weight_decay): torch's exact update, in place on raw arrays."""
+"""Adam (and AdamW via decoupled_weight_decay): torch's exact update, in place on raw arrays.
+
+The update rule itself is ``kernels/reference.py: adam_step_`` (with its numba and CUDA twins)."""
 from __future__ import annotations
 
 from typing import Any, Iterable
 
 import numpy as np
 
+from ..backend import kernels
 from ..tensor import Tensor
 from .optimizer import Optimizer, _check_unsupported
 
@@ -59,36 +62,7 @@ class Adam(Optimizer):
             step_t = state["step"].array
             step_t += 1
             step = step_t.item()
-            if maximize:
-                grad = -grad
-            if weight_decay != 0:
-                if decoupled:
-                    w *= 1 - lr * weight_decay
-                else:
-                    decayed = w * weight_decay
-                    decayed += grad
-                    grad = decayed
-            xp = p.xp
-            exp_avg, exp_avg_sq = state["exp_avg"].array, state["exp_avg_sq"].array
-            # exp_avg.lerp_(grad, 1 - beta1), as torch (one scratch array serves every temporary below)
-            scratch = grad - exp_avg
-            scratch *= 1 - beta1
-            exp_avg += scratch
-            # exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            exp_avg_sq *= beta2
-            xp.multiply(grad, 1 - beta2, out=scratch)
-            scratch *= grad
-            exp_avg_sq += scratch
-            step_size = lr / (1 - beta1 ** step)
-            bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
-            second = exp_avg_sq
-            if amsgrad:
-                second = state["max_exp_avg_sq"].array
-                xp.maximum(second, exp_avg_sq, out=second)
-            xp.sqrt(second, out=scratch)
-            scratch /= bias_correction2_sqrt
-            scratch += eps
-            # param.addcdiv_(exp_avg, denom, value=-step_size)
-            xp.divide(exp_avg, scratch, out=scratch)
-            scratch *= step_size
-            w -= scratch
+            max_sq = state["max_exp_avg_sq"].array if amsgrad else None
+            kernels(p.xp).adam_step_(p.xp, w, grad, state["exp_avg"].array, state["exp_avg_sq"].array, max_sq,
+                                     step=step, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                                     decoupled=decoupled, maximize=maximize)

@@ -1,9 +1,16 @@
-"""The CUDA twins of ``kernels``: each hot path as one fused CuPy kernel. Loaded only when a GPU is in use."""
+"""The CUDA twins of the reference kernels: each hot path as one fused CuPy kernel.
+
+Imported only by ``backend.kernels`` once it has a CuPy array in hand (building a kernel needs a
+working GPU), so importing minigrad never imports cupy from here. Kernels without a fused twin
+yet run the reference, which is written with ``xp`` and array methods and so runs on CuPy too.
+"""
 from __future__ import annotations
 
-from .backend import _cupy as cp
-from .backend import _cupyx
-from .kernels import sgd_step_ as reference_sgd_step_
+import cupy as cp
+import cupyx
+
+from .reference import adam_step_, relu, softmax_pair  # noqa: F401  (no fused twin yet)
+from .reference import sgd_step_ as reference_sgd_step_
 
 _relu_backward = cp.ElementwiseKernel(
     "T grad, T out", "T dx", "dx = out > (T)0 ? grad : (T)0", "minigrad_relu_backward")
@@ -27,8 +34,19 @@ _sgd_momentum = cp.ElementwiseKernel(
     "minigrad_sgd_momentum")
 
 
+# -sum(coeffs * logp) with a zero coefficient ignoring a -inf log-probability, in one reduction: no
+# temporary, and no host round trip to ask whether the plain sum came out nan (a device sync).
+_nll = cp.ReductionKernel(
+    "T coeff, T logp", "T loss", "coeff != (T)0 ? coeff * logp : (T)0", "a + b", "loss = -a", "0",
+    "minigrad_nll")
+
+
+def nll(xp, logp, coeffs, dim, reduce):
+    return _nll(coeffs, logp) if reduce else _nll(coeffs, logp, axis=dim)
+
+
 def scatter_add(out, key, values):
-    _cupyx.scatter_add(out, key, values)  # atomic adds: repeated indices accumulate
+    cupyx.scatter_add(out, key, values)  # atomic adds: repeated indices accumulate
 
 
 def relu_backward(grad, out):

@@ -1,0 +1,272 @@
+"""Every kernel twin (numba on the CPU, CuPy on the GPU) against the NumPy reference, and the backend's choice.
+
+Each case builds NumPy inputs, runs one kernel on the reference and on a twin from copies of the same
+inputs, and compares everything the kernel returns or writes in place. Sizes are odd and straddle the
+numba twins' parallel threshold; inputs come C-contiguous, Fortran-ordered (Linear's weight layout)
+and strided (a twin must fall back, not misread memory); both float dtypes, and special values
+(nan, inf, -0.0). The numba twins repeat the reference's arithmetic, so they must agree bit for bit
+except where a row sum's rounding may differ; the CUDA compiler may fuse multiply-adds, so there a
+float tolerance applies.
+"""
+import numpy as np
+import pytest
+
+import minigrad
+from minigrad import backend
+from minigrad import kernels as kernel_package
+from minigrad.kernels import reference
+
+FLOATS = [np.float32, np.float64]
+SHAPES = [(3, 5), (129, 257)]  # odd; the second passes numba_cpu.PARALLEL_MIN, so both loop variants run
+LAYOUTS = ["c", "f", "strided"]
+# the optimizers also see 0-d and 1-d parameters (biases)
+PARAM_CASES = [(s, lay) for s in SHAPES for lay in LAYOUTS] + [((), "c"), ((7,), "c"), ((7,), "strided")]
+TOL = {np.float32: dict(rtol=2e-6, atol=1e-7), np.float64: dict(rtol=1e-13, atol=1e-15)}
+
+
+def _numba_twin():
+    pytest.importorskip("numba", reason="numba is the optional accelerator: pip install minigrad[fast]")
+    from minigrad.kernels import numba_cpu
+    return numba_cpu
+
+
+def _cuda_twin():
+    if not minigrad.cuda.is_available():
+        pytest.skip(f"no GPU: {minigrad.cuda.unavailable_reason()}")
+    import cupy
+    return backend._load_kernels(cupy), cupy
+
+
+@pytest.fixture(params=["numba", "cuda"])
+def twin(request, monkeypatch):
+    """(kernel module, its array module, whether results must be bit-identical to the reference)."""
+    monkeypatch.delenv(backend.KERNELS_ENV, raising=False)
+    if request.param == "numba":
+        return _numba_twin(), np, True
+    table, cupy = _cuda_twin()
+    return table, cupy, False
+
+
+def _layout(a, layout):
+    """``a``'s values in the given memory layout (a fresh array each call)."""
+    if layout == "c":
+        return np.ascontiguousarray(a)
+    if layout == "f":
+        return np.asfortranarray(a)
+    wide = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), a.dtype)
+    wide[..., ::2] = a
+    return wide[..., ::2]  # a strided view: no twin may treat it as contiguous
+
+
+def _with_specials(a):
+    a = a.copy()
+    flat = a.reshape(-1)
+    flat[:4] = [np.nan, -0.0, np.inf, -np.inf]
+    return a
+
+
+def _run(table, xp, name, args, kwargs, outputs):
+    """Call kernel ``name`` on device copies of ``args``; return NumPy copies of its result and of the
+    in-place outputs (the positions in ``outputs``)."""
+    moved = [xp.asarray(a) if xp is not np and isinstance(a, np.ndarray) else a for a in args]
+    if xp is np:  # keep the layout: np.array(copy) would make a strided view contiguous
+        moved = [_copy_keep_layout(a) if isinstance(a, np.ndarray) else a for a in args]
+    with np.errstate(all="ignore"):  # nan and inf inputs are on purpose
+        result = getattr(table, name)(*moved, **kwargs)
+    results = result if isinstance(result, tuple) else (result,)
+    got = [backend.to_numpy(r) for r in results if r is not None]
+    got += [backend.to_numpy(moved[i]) for i in outputs]
+    return got
+
+
+def _copy_keep_layout(a):
+    if a.flags.c_contiguous or a.flags.f_contiguous:
+        return a.copy(order="K")
+    return _layout(a, "strided")
+
+
+def _compare(twin, name, args, kwargs=None, outputs=(), exact=True):
+    table, xp, bit_exact = twin
+    want = _run(reference, np, name, args, kwargs or {}, outputs)
+    got = _run(table, xp, name, args, kwargs or {}, outputs)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        if exact and bit_exact:
+            np.testing.assert_array_equal(g, w)
+            numbers = ~np.isnan(w)  # a nan's sign bit is the hardware's choice; a zero's is not
+            np.testing.assert_array_equal(np.signbit(g[numbers]), np.signbit(w[numbers]))
+        else:
+            np.testing.assert_allclose(g, w, **TOL[w.dtype.type])
+
+
+def _rand(shape, dtype, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+# ---------------------------------------------------------------------------------------------- the table
+def test_every_twin_has_every_kernel():
+    for table in [reference, _numba_twin()]:
+        missing = [n for n in kernel_package.NAMES if not callable(getattr(table, n, None))]
+        assert not missing, f"{table.__name__} lacks {missing}"
+
+
+@pytest.mark.parametrize("choice, expected", [("reference", "minigrad.kernels.reference"),
+                                              ("numba", "minigrad.kernels.numba_cpu"),
+                                              ("", "minigrad.kernels.numba_cpu")])
+def test_backend_picks_the_table_from_the_environment(monkeypatch, choice, expected):
+    _numba_twin()
+    monkeypatch.setenv(backend.KERNELS_ENV, choice)
+    monkeypatch.setattr(backend, "_kernel_tables", {})
+    assert backend.kernels(np).__name__ == expected
+
+
+def test_an_unknown_kernel_choice_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv(backend.KERNELS_ENV, "fastest")
+    monkeypatch.setattr(backend, "_kernel_tables", {})
+    with pytest.raises(ValueError, match="MINIGRAD_KERNELS='fastest' is not one of auto, numba, reference"):
+        backend.kernels(np)
+
+
+def test_importing_minigrad_does_not_import_numba():
+    import subprocess
+    import sys
+    code = "import sys, minigrad; minigrad.randn(3); print('numba' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
+
+
+def test_numba_twins_run_their_own_loops_on_contiguous_floats(monkeypatch):
+    numba_cpu = _numba_twin()
+
+    class NoFallback:
+        def __getattr__(self, name):
+            raise AssertionError(f"numba_cpu fell back to reference.{name}")
+
+    monkeypatch.setattr(numba_cpu, "reference", NoFallback())
+    a, b, c, d = (_rand((9, 4), np.float32, seed) for seed in range(4))
+    numba_cpu.relu(np, a)
+    numba_cpu.relu_backward(a, b)
+    numba_cpu.cross_entropy_backward(np, a, b, np.ones((), np.float32), 1)
+    numba_cpu.sgd_step_(a, b, c, lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False,
+                        maximize=False, first=True)
+    numba_cpu.adam_step_(np, a, b, c, d, None, step=1, lr=0.1, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.0,
+                         decoupled=False, maximize=False)
+
+
+# ---------------------------------------------------------------------------------------------- activations
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_relu_forward_and_backward(twin, dtype, shape, layout):
+    a = _layout(_with_specials(_rand(shape, dtype)), layout)
+    _compare(twin, "relu", [twin[1], a])
+    out = reference.relu(np, a)
+    grad = _layout(_with_specials(_rand(shape, dtype, 1))[::-1].copy(), layout)
+    _compare(twin, "relu_backward", [grad, out])
+
+
+def test_relu_of_integers_falls_back_to_the_reference(twin):
+    a = np.arange(-3, 4)
+    _compare(twin, "relu", [twin[1], a])
+
+
+# ---------------------------------------------------------------------------------------------- softmax and losses
+def _class_coeffs(shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    coeffs = np.zeros(shape, dtype)
+    coeffs[np.arange(shape[0]), rng.integers(0, shape[1], shape[0])] = 1 / shape[0]
+    return coeffs
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_softmax_pair_and_nll(twin, dtype, shape, layout):
+    x = _layout(3 * _rand(shape, dtype), layout)
+    _compare(twin, "softmax_pair", [twin[1], x, 1], exact=False)
+    logp, _ = reference.softmax_pair(np, x, 1)
+    logp[0, 0] = -np.inf  # a zero coefficient must ignore it
+    coeffs = _class_coeffs(shape, dtype)
+    coeffs[0] = 0
+    for reduce in (True, False):
+        _compare(twin, "nll", [twin[1], logp, coeffs, 1, reduce], exact=False)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("grad_kind", ["one", "scalar", "per-row"])
+def test_cross_entropy_backward(twin, dtype, shape, layout, grad_kind):
+    _, probs = reference.softmax_pair(np, _rand(shape, dtype), 1)
+    probs = _layout(probs, layout)
+    coeffs = _class_coeffs(shape, dtype)
+    coeffs[1] = 0.25 / shape[1]  # label smoothing puts a little weight on every class
+    grad = {"one": np.ones((), dtype), "scalar": np.asarray(0.37, dtype),
+            "per-row": _rand((shape[0], 1), dtype, 2)}[grad_kind]
+    _compare(twin, "cross_entropy_backward", [twin[1], probs, coeffs, grad, 1], exact=False)
+
+
+def test_cross_entropy_backward_over_dim_0_falls_back(twin):
+    _, probs = reference.softmax_pair(np, _rand((5, 3), np.float32), 0)
+    coeffs = _class_coeffs((3, 5), np.float32).T.copy()
+    _compare(twin, "cross_entropy_backward", [twin[1], probs, coeffs, np.ones((), np.float32), 0], exact=False)
+
+
+# ---------------------------------------------------------------------------------------------- optimizers
+SGD_OPTIONS = [
+    dict(momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False),
+    dict(momentum=0.0, dampening=0.0, weight_decay=1e-2, nesterov=False, maximize=True),
+    dict(momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False),
+    dict(momentum=0.5, dampening=0.1, weight_decay=1e-2, nesterov=False, maximize=True),
+    dict(momentum=0.9, dampening=0.0, weight_decay=1e-2, nesterov=True, maximize=False),
+]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape, layout", PARAM_CASES)
+@pytest.mark.parametrize("options", SGD_OPTIONS)
+def test_sgd_step(twin, dtype, shape, layout, options):
+    param, grad, buf = (_layout(_rand(shape, dtype, seed), layout) for seed in range(3))
+    if grad.size > 4:  # special values too: the reference's nan/inf propagation must be matched
+        grad = _layout(_with_specials(grad), layout)
+    for first in (True, False):
+        kwargs = dict(lr=0.1, first=first, **options)
+        _compare(twin, "sgd_step_", [param, grad, buf if options["momentum"] else None], kwargs, outputs=(0, 2)
+                 if options["momentum"] else (0,))
+        with np.errstate(all="ignore"):  # the next step's state
+            reference.sgd_step_(param, grad, buf if options["momentum"] else None, **kwargs)
+
+
+ADAM_OPTIONS = [
+    dict(weight_decay=0.0, decoupled=False, maximize=False, amsgrad=False),
+    dict(weight_decay=1e-2, decoupled=False, maximize=True, amsgrad=False),
+    dict(weight_decay=1e-2, decoupled=True, maximize=False, amsgrad=True),
+    dict(weight_decay=0.0, decoupled=False, maximize=False, amsgrad=True),
+]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape, layout", PARAM_CASES)
+@pytest.mark.parametrize("options", ADAM_OPTIONS)
+def test_adam_step(twin, dtype, shape, layout, options):
+    options = dict(options)
+    amsgrad = options.pop("amsgrad")
+    param, grad = (_layout(_rand(shape, dtype, seed), layout) for seed in range(2))
+    state = [_layout(np.zeros(shape, dtype), layout) for _ in range(3 if amsgrad else 2)]
+    args = [twin[1], param, grad, state[0], state[1], state[2] if amsgrad else None]
+    for step in (1, 2, 3):
+        kwargs = dict(step=step, lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, **options)
+        _compare(twin, "adam_step_", args, kwargs, outputs=(1, 3, 4, 5) if amsgrad else (1, 3, 4))
+        with np.errstate(all="ignore"):
+            reference.adam_step_(np, *args[1:], **kwargs)
+        grad *= -1.5  # a changing gradient, so that amsgrad's maximum matters
+
+
+# ---------------------------------------------------------------------------------------------- scatter
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_scatter_add_accumulates_repeated_indices(twin, dtype):
+    out = np.zeros((4, 3), dtype)
+    key = (np.array([0, 2, 0, 3]),)
+    values = _rand((4, 3), dtype)
+    _compare(twin, "scatter_add", [out, key, values], outputs=(0,), exact=False)
