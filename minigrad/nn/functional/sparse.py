@@ -10,14 +10,17 @@ __all__ = ["embedding", "one_hot"]
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """int64 one-hot encoding along a new last dim."""
     if tensor.dtype.name != "int64":
-        raise RuntimeError(f"one_hot is only applicable to index tensor of type int64, got {tensor.dtype}")
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     t = tensor.array
-    if t.size and t.min() < 0:
+    if not t.size:
+        if num_classes <= 0:  # torch: even an explicit num_classes=0 is refused for an empty input
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+    elif t.min() < 0:
         raise RuntimeError("Class values must be non-negative.")
-    if num_classes == -1:
-        num_classes = int(t.max()) + 1 if t.size else 0
-    elif t.size and t.max() >= num_classes:
-        raise RuntimeError(f"Class values must be smaller than num_classes ({num_classes}), got {int(t.max())}.")
+    elif num_classes == -1:
+        num_classes = int(t.max()) + 1
+    elif t.max() >= num_classes:
+        raise RuntimeError("Class values must be smaller than num_classes.")
     xp = tensor.xp
     return Tensor._wrap((t[..., None] == xp.arange(num_classes)).astype(xp.int64))
 
