@@ -1,6 +1,7 @@
 """minigrad.nn: modules, layers, losses and the functional and init namespaces (torch.nn's subset)."""
 from . import functional, init, utils
 from . import batchnorm, conv, dropout, pooling, rnn, sparse
+from . import parallel  # DistributedDataParallel; loads minigrad.distributed only when constructed
 from .activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
