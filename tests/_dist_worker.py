@@ -278,7 +278,7 @@ def fail_mid_step(how: str):
                 raise ValueError("boom in the training loop")
             if how == "hang":
                 report("sleeping")
-                time.sleep(3 * TIMEOUT + 3)
+                time.sleep(2 * TIMEOUT + 1)  # past the peers' timeout, then leave
                 os._exit(0)
         x, y = batch(step, rank)
         model.zero_grad()

@@ -135,6 +135,9 @@ class FailureDetector:
     def relay(self, error: DistBackendError) -> None:
         """Pass on a failure this rank detected in a peer (``error.failed_rank``) before this rank exits."""
 
+    def linger(self, seconds: float) -> None:
+        """Give the peers a moment to report before this failed rank exits (and its launcher kills them)."""
+
     def close(self) -> None:
         pass
 

@@ -24,6 +24,7 @@ from .backend import (
 
 NOT_INITIALIZED = "Default process group has not been initialized, please make sure to call init_process_group."
 default_pg_timeout = timedelta(minutes=30)  # torch's default for CPU backends
+LINGER_S = 2.0  # how long a failed rank waits for its peers to report before exiting
 TORCH_ONLY_BACKENDS = ("gloo", "ucc", "xccl", "fake", "cpu:gloo,cuda:nccl")
 
 
@@ -181,6 +182,7 @@ def _exit_without_finalize():
     if pg is not None and pg.backend.broken is not None:
         sys.stdout.flush()
         sys.stderr.flush()
+        pg.backend.detector.linger(LINGER_S)
         os._exit(1)
 
 

@@ -10,6 +10,7 @@ collective) and is polled only from inside ``Backend.wait``: single-threaded, no
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -128,6 +129,16 @@ class MPIControl(FailureDetector):
         rank = getattr(error, "failed_rank", None)
         if rank is not None:
             self.notify(error.cause, origin=rank, wait_s=0.5)
+
+    def linger(self, seconds: float) -> None:
+        """Before a failed rank exits: wait (up to ``seconds``) for the local peers to exit first. A launcher
+        such as hydra kills every rank once one leaves without MPI_Finalize, which would cut the peers off
+        before they have printed which rank failed."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not all(_pid_dead(pid) for pid in self.local.values()):
+            with contextlib.suppress(DistBackendError):
+                self._serve()
+            time.sleep(0.01)
 
     def close(self) -> None:
         for request in self._sends:
