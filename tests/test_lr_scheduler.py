@@ -1,4 +1,5 @@
 """LR schedulers against torch: lr (and momentum) sequences step by step, state dicts, warnings and errors."""
+import copy
 import pickle
 import warnings
 
@@ -204,6 +205,17 @@ def test_the_step_wrapper_is_installed_once_and_keeps_the_optimizer_collectable(
     del opt, wrapped
     gc.collect()
     assert ref() is None
+
+
+@pytest.mark.parametrize("clone", [lambda o: pickle.loads(pickle.dumps(o)), copy.deepcopy], ids=["pickle", "deepcopy"])
+def test_an_optimizer_with_a_scheduler_pickles_and_copies_into_an_independent_one(clone):
+    opt = make_optimizer(minigrad)
+    sched = lr_scheduler.StepLR(opt, 2)
+    twin = clone(opt)
+    assert not hasattr(twin.step, "_wrapped_by_lr_sched")  # as torch: the copy's step is the class's again
+    train_step(minigrad, twin)
+    assert not getattr(opt, "_opt_called", False)  # stepping the copy did not step the original
+    assert pickle.loads(pickle.dumps(sched)).get_last_lr() == [0.1, 0.05]
 
 
 def test_get_lr_outside_step_warns_like_torch():

@@ -204,6 +204,13 @@ class Optimizer:
         self.state = state
         self.param_groups = saved_groups
 
+    def __getstate__(self) -> dict[str, Any]:
+        # an lr scheduler wraps ``step`` on the instance (lr_scheduler._record_optimizer_steps); the wrapper
+        # is bound to this very optimizer, so a pickled or deep-copied one goes back to the class's step
+        state = self.__dict__.copy()
+        state.pop("step", None)
+        return state
+
     def __repr__(self):
         text = type(self).__name__ + " ("
         for i, group in enumerate(self.param_groups):
