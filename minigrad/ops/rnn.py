@@ -82,11 +82,11 @@ class Recurrence(Function):
         return out
 
     def saved_for_graph(self, inputs, output):
+        # graph_xp imports Tensor, which imports the ops: it can only be imported at call time
+        from ..autograd import graph_xp
         x_proj, w_hh, h0, aux = (tuple(inputs) + (None,))[:4]
-        acts = None
-        if self.mode in ("lstm", "gru"):
-            h_prev = _previous(self.xp, output[0], h0, self.reverse)
-            acts = gate_activations(self.xp, self.mode, x_proj, w_hh, h_prev, aux if self.mode == "gru" else None)
+        h_prev = _previous(graph_xp, output[0], h0, self.reverse)
+        acts = gate_activations(graph_xp, self.mode, x_proj, w_hh, h_prev, aux if self.mode == "gru" else None)
         return x_proj, w_hh, h0, aux, output, acts
 
     def backward(self, grad):
