@@ -1,4 +1,6 @@
 """Every differentiable primitive, one small Function subclass each, grouped by kind."""
+from .conv import ConstantPad, Conv, ConvInputGrad, ConvWeightGrad, Fold, Unfold
+from .pool import AdaptiveAvgPool, AvgPool, MaxPool, WindowGather, WindowScatter, WindowSpread
 from .convert import Cast, Clone, ToDevice
 from .elementwise import (Abs, Add, Clamp, Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow, ReLU, Sigmoid, Sqrt,
                           Sub, Tanh, Where)
