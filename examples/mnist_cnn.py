@@ -1,0 +1,154 @@
+"""Train the classic PyTorch MNIST CNN (two convolutions, max pooling, dropout, Adadelta) with minigrad.
+
+    python examples/mnist_cnn.py                           # MNIST, 14 epochs as PyTorch's example
+    python examples/mnist_cnn.py --dataset fashion-mnist --epochs 3 --plot cnn.png
+    python examples/mnist_cnn.py --resume checkpoints/mnist-cnn.npz --epochs 16
+
+Data loading, the training and test loops, checkpoint resumption and plotting are examples/mnist.py's;
+this script adds the model, Adadelta with a StepLR schedule, and the scheduler's state in the checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # examples/mnist.py, whose helpers this reuses
+
+import mnist
+
+import minigrad
+import minigrad.nn.functional as F
+from minigrad import nn, optim
+from minigrad.datasets import DatasetNotFoundError, IDXFormatError
+from minigrad.optim.lr_scheduler import StepLR
+from minigrad.utils.data import DataLoader, Subset
+
+
+class Net(nn.Module):
+    """conv 1->32 3x3, ReLU, conv 32->64 3x3, ReLU, 2x2 max pool, dropout 0.25, flatten,
+    fc 9216->128, ReLU, dropout 0.5, fc 128->10, log-softmax: 1.2M parameters."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)  # 64 channels x 12 x 12 after the pool
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))  # (n, 32, 26, 26)
+        x = F.relu(self.conv2(x))  # (n, 64, 24, 24)
+        x = F.max_pool2d(x, 2)  # (n, 64, 12, 12)
+        x = self.dropout1(x)
+        x = minigrad.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = self.dropout2(x)
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        epilog="Data: as examples/mnist.py: MNIST from --data-dir (or downloaded into it); without --dataset, a "
+               "local Fashion-MNIST (e.g. Debian's dataset-fashion-mnist) when MNIST can be neither found nor "
+               "downloaded.")
+    p.add_argument("--epochs", type=int, default=14, help="total epochs, 14 as PyTorch's example (default: 14)")
+    p.add_argument("--batch-size", type=int, default=64, help="training batch size (default: 64)")
+    p.add_argument("--test-batch-size", type=int, default=1000, help="test batch size (default: 1000)")
+    p.add_argument("--lr", type=float, default=1.0, help="Adadelta learning rate (default: 1.0)")
+    p.add_argument("--gamma", type=float, default=0.7, help="learning-rate decay per epoch (default: 0.7)")
+    p.add_argument("--seed", type=int, default=1, help="seed for weights, shuffling and dropout (default: 1)")
+    p.add_argument("--dataset", choices=sorted(mnist.DATASETS), help="default: mnist, or fashion-mnist as a fallback")
+    p.add_argument("--data-dir", type=Path, help="where to look for / download the data")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="(default: cpu)")
+    p.add_argument("--save", default=None, metavar="PATH",
+                   help="checkpoint written at the end (default: checkpoints/<dataset>-cnn.npz; '' to skip)")
+    p.add_argument("--resume", type=Path, metavar="PATH", help="continue from a checkpoint written by --save")
+    p.add_argument("--limit", type=int, metavar="N", help="train on the first N training samples only")
+    p.add_argument("--plot", type=Path, metavar="PNG", help="save loss/accuracy curves (needs matplotlib)")
+    return p.parse_args(argv)
+
+
+def resume(path, model, optimizer, scheduler, loader) -> int:
+    """examples/mnist.py's resume (model, optimizer, random state), plus the learning-rate schedule."""
+    epoch = mnist.resume(path, model, optimizer, loader)
+    state = minigrad.load(path).get("scheduler")
+    if state is None:
+        raise ValueError("the checkpoint has no scheduler state: it was not written by examples/mnist_cnn.py")
+    scheduler.load_state_dict(state)
+    return epoch
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.plot is not None:
+        try:
+            import matplotlib  # noqa: F401  (checked up front, not after minutes of training)
+        except ImportError:
+            print("error: --plot needs matplotlib: pip install matplotlib", file=sys.stderr)
+            return 2
+    device = minigrad.device(args.device)
+    if device.type == "cuda" and not minigrad.cuda.is_available():
+        print(f"error: --device cuda: {minigrad.cuda.unavailable_reason()}", file=sys.stderr)
+        return 2
+    minigrad.manual_seed(args.seed)
+    try:
+        name, train_set, test_set = mnist.load_data(args)
+    except (DatasetNotFoundError, IDXFormatError) as e:
+        print(f"error: {e}\nThis script: --data-dir DIR points it at local files; --dataset fashion-mnist "
+              "trains on Fashion-MNIST instead.", file=sys.stderr)
+        return 1
+    if args.limit is not None:
+        train_set = Subset(train_set, range(min(args.limit, len(train_set))))
+    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, device=device)
+    test_loader = DataLoader(test_set, batch_size=args.test_batch_size, shuffle=False, device=device)
+
+    model = Net().to(device)
+    optimizer = optim.Adadelta(model.parameters(), lr=args.lr)
+    scheduler = StepLR(optimizer, step_size=1, gamma=args.gamma)
+    start_epoch, history = 1, []
+    if args.resume is not None:
+        try:
+            start_epoch = resume(args.resume, model, optimizer, scheduler, train_loader) + 1
+        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
+            print(f"error: cannot resume from {args.resume}: {' '.join(str(e).split())}", file=sys.stderr)
+            return 1
+        print(f"Resumed from {args.resume} after epoch {start_epoch - 1}")
+    print(f"{name}: {len(train_set)} training / {len(test_set)} test samples on {device}")
+    # Training minimises the batch mean; the test line reports the true per-sample average (a summed loss).
+    train_loss_fn, test_loss_fn = nn.NLLLoss(), nn.NLLLoss(reduction="sum")
+    started = time.perf_counter()
+    for epoch in range(start_epoch, args.epochs + 1):
+        train_loss = mnist.train(model, train_loader, optimizer, train_loss_fn, epoch, args.epochs)
+        test_loss, accuracy = mnist.test(model, test_loader, test_loss_fn)
+        scheduler.step()
+        history.append({"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss, "accuracy": accuracy})
+    wall = time.perf_counter() - started
+    trained = len(history) * len(train_set)
+    print(f"Done: {len(history)} epoch(s) in {wall:.1f}s ({trained / max(wall, 1e-9):.0f} samples/s)"
+          + (f", final accuracy {100 * history[-1]['accuracy']:.2f}%" if history else ""))
+
+    save = f"checkpoints/{name}-cnn.npz" if args.save is None else args.save
+    if save:
+        Path(save).parent.mkdir(parents=True, exist_ok=True)
+        minigrad.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                       "scheduler": scheduler.state_dict(),
+                       "epoch": history[-1]["epoch"] if history else start_epoch - 1,
+                       "rng": mnist.random_state(train_loader)}, save)
+        print(f"Checkpoint saved to {save}")
+    if args.plot is not None and history:
+        mnist.plot(args.plot, history, f"{name} CNN")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        sys.exit(130)
