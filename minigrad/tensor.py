@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import numbers
+import weakref
 from collections import namedtuple
 
 import numpy as np
 
 from . import autograd, dtypes, ops
 from ._tensor_str import format_tensor
-from .autograd import is_grad_enabled
+from .autograd import is_grad_enabled, no_grad
+from .autograd.hooks import add_hook
 from .backend import Device, default_generator, device_of, get_array_module, to_device, to_numpy
 
 
@@ -19,7 +21,24 @@ def _return_type(name: str):
     return type(name, (namedtuple(name, ["values", "indices"]),), {"__slots__": (), "__repr__": __repr__})
 
 
-RETURN_TYPES = {"max": _return_type("max"), "min": _return_type("min")}
+RETURN_TYPES = {name: _return_type(name) for name in ("max", "min", "sort", "topk")}
+
+# torch's names for dtypes in its error messages: ScalarType names, and the C++ element types
+SCALAR_TYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "uint8": "Byte", "int8": "Char",
+                     "int16": "Short", "int32": "Int", "int64": "Long", "bool": "Bool"}
+C_TYPE_NAMES = {"float16": "c10::Half", "float32": "float", "float64": "double", "uint8": "unsigned char",
+                "int8": "signed char", "int16": "short int", "int32": "int", "int64": "long int", "bool": "bool"}
+
+
+def _broadcast_shape(a: tuple, b: tuple) -> Size:
+    """The shape ``a`` and ``b`` broadcast to, or torch's error naming the first mismatched dim."""
+    ndim = max(len(a), len(b))
+    a, b = (1,) * (ndim - len(a)) + tuple(a), (1,) * (ndim - len(b)) + tuple(b)
+    for i in reversed(range(ndim)):
+        if a[i] != b[i] and 1 not in (a[i], b[i]):
+            raise RuntimeError(f"The size of tensor a ({a[i]}) must match the size of tensor b ({b[i]}) at "
+                               f"non-singleton dimension {i}")
+    return Size(y if x == 1 else x for x, y in zip(a, b))
 
 
 class Size(tuple):
@@ -66,6 +85,8 @@ class Tensor:
 
     __array_ufunc__ = None  # numpy defers `ndarray * Tensor` to Tensor.__rmul__
     __hash__ = object.__hash__  # identity, like torch (== is elementwise)
+    _hooks = None  # register_hook's hooks on a leaf (a non-leaf's live on its grad_fn)
+    _post_accumulate_hooks = None
 
     def __init__(self, *data):
         """The legacy constructor: ``Tensor([1, 2])`` is always float32, ``Tensor(2, 3)`` is uninitialised."""
@@ -83,10 +104,13 @@ class Tensor:
         self.grad = None
         self.grad_fn = grad_fn
         self._requires_grad = requires_grad
+        self._version_counter = [0]  # bumped by every in-place change; shared with detach()ed views
 
     @classmethod
     def _wrap(cls, array, requires_grad=False):
         """A tensor of class ``cls`` around ``array``, no copy."""
+        if isinstance(array, np.generic):  # numpy ufuncs on 0-d arrays return scalars; keep .array an ndarray
+            array = np.asarray(array)
         t = object.__new__(cls)  # not cls.__new__: a subclass's own __new__ may call _wrap
         t._init(array, requires_grad, None)
         return t
@@ -100,6 +124,7 @@ class Tensor:
         t.grad = None
         t.grad_fn = grad_fn
         t._requires_grad = grad_fn is not None
+        t._version_counter = [0]
         return t
 
     # ------------------------------------------------------------------------------------------ attributes
@@ -172,7 +197,28 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is not None:
-            autograd.retain(self)
+            self.grad_fn.retained = weakref.ref(self)
+
+    @property
+    def _version(self) -> int:
+        return self._version_counter[0]
+
+    def register_hook(self, hook):
+        """``hook(grad)`` runs when this tensor's gradient is computed and may return a replacement."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is None:
+            self._hooks, handle = add_hook(self._hooks, hook)
+        else:
+            self.grad_fn.pre_hooks, handle = add_hook(self.grad_fn.pre_hooks, hook)
+        return handle
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """``hook(tensor)`` runs right after a backward has accumulated into this leaf's ``.grad``."""
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        self._post_accumulate_hooks, handle = add_hook(self._post_accumulate_hooks, hook)
+        return handle
 
     @property
     def retains_grad(self) -> bool:
@@ -200,7 +246,14 @@ class Tensor:
         return to_numpy(self.array).tolist()
 
     def detach(self) -> Tensor:
-        return Tensor._wrap(self.array)
+        out = Tensor._wrap(self.array)
+        out._version_counter = self._version_counter  # same storage: in-place changes through either count
+        return out
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
 
     def clone(self) -> Tensor:
         return ops.Clone.apply(self)
@@ -281,9 +334,10 @@ class Tensor:
         return int(self.item())
 
     # ------------------------------------------------------------------------------------------ autograd
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``."""
-        autograd.backward(self, gradient, retain_graph)
+    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (recorded too, with ``create_graph``)."""
+        autograd.backward(self, None if gradient is None else (gradient,), retain_graph, create_graph, inputs)
 
     # ------------------------------------------------------------------------------------------ operands
     def _operand(self, other) -> Tensor:
@@ -380,6 +434,9 @@ class Tensor:
     def log(self):
         return ops.Log.apply(self._floating())
 
+    def log1p(self):
+        return ops.Log1p.apply(self._floating())
+
     def sqrt(self):
         return ops.Sqrt.apply(self._floating())
 
@@ -469,13 +526,15 @@ class Tensor:
         normal = tuple(d % ndim for d in dims) if self.array.ndim else ()
         return normal if isinstance(dim, (tuple, list)) else (normal[0] if normal else None)
 
-    def sum(self, dim=None, keepdim: bool = False, dtype=None):
+    def sum(self, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None):
+        dim, keepdim = (axis if dim is None else dim), (keepdim if keepdims is None else keepdims)  # numpy aliases
         source = self.to(dtype) if dtype is not None else self
         if source.array.dtype.kind in "biu":  # torch sums integers and bools into int64
             source = source.long()
         return ops.Sum.apply(source, dim=self._dim(dim), keepdim=keepdim)
 
-    def mean(self, dim=None, keepdim: bool = False, dtype=None):
+    def mean(self, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None):
+        dim, keepdim = (axis if dim is None else dim), (keepdim if keepdims is None else keepdims)
         source = self.to(dtype) if dtype is not None else self
         if source.array.dtype.kind != "f":
             raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
@@ -535,6 +594,234 @@ class Tensor:
 
     def gather(self, dim: int, index: Tensor):
         return ops.Gather.apply(self, index, dim=self._dim(dim))
+
+    # ------------------------------------------------------------------------------------------ sort, pick, split
+    def _order(self, dim, descending: bool, k: int | None = None):
+        """(axis, int64 indices that sort along it), keeping the first ``k`` for topk. A 0-d tensor is one
+        element: torch returns 0-d results for it (even for k=0)."""
+        axis = self._dim(dim)
+        if self.array.ndim == 0:
+            return 0, Tensor._wrap(self.xp.zeros((), dtype=np.int64))
+        order = ops.sort_order(self.xp, self.array, axis, descending)
+        if k is not None:
+            order = order[(slice(None),) * axis + (slice(0, k),)]
+        return axis, Tensor._wrap(order)
+
+    def sort(self, dim: int = -1, descending: bool = False, *, stable: bool | None = None):
+        """``(values, indices)`` sorted along ``dim``. Always stable, as torch's CPU sort is even without
+        ``stable=True``: equal values keep their input order. NaN sorts as the largest value."""
+        axis, indices = self._order(dim, descending)
+        op = ops.Sort if stable is None else ops.SortStable
+        return RETURN_TYPES["sort"](op.apply(self, indices, dim=axis), indices)
+
+    def argsort(self, dim: int = -1, descending: bool = False, *, stable: bool | None = None) -> Tensor:
+        return self._order(dim, descending)[1]
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        """``(values, indices)`` of the ``k`` largest (or smallest) along ``dim``, always in sorted order
+        (a valid answer for ``sorted=False`` too). Among equal values the lower index comes first; torch's
+        CPU kernel may pick or order ties differently (its order comes from std::nth_element), values agree."""
+        size = self.array.shape[self._dim(dim)] if self.array.ndim else 1
+        if not 0 <= k <= size:
+            raise RuntimeError("selected index k out of range")
+        axis, indices = self._order(dim, largest, k)
+        return RETURN_TYPES["topk"](ops.Topk.apply(self, indices, dim=axis), indices)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
+        """int64 category indices drawn from each row of non-negative weights (they need not sum to 1).
+        Drawn on the host from minigrad's seeded generator, so a seed gives the same samples on every device
+        (not torch's samples: a different random stream)."""
+        if self.array.ndim not in (1, 2):
+            raise RuntimeError("prob_dist must be 1 or 2 dim")
+        if self.array.dtype.kind != "f":
+            raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
+                               f"{SCALAR_TYPE_NAMES[self.array.dtype.name]}")
+        if not isinstance(num_samples, numbers.Integral):
+            raise TypeError(f"multinomial(): argument 'num_samples' (position 2) must be int, not "
+                            f"{type(num_samples).__name__}")
+        if num_samples <= 0:
+            raise RuntimeError("cannot sample n_sample <= 0 samples")
+        categories = self.array.shape[-1]
+        if not replacement and num_samples > categories:
+            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+        if categories == 0:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no "
+                               "identity.")
+        weights = to_numpy(self.array).astype(np.float64).reshape(-1, categories)
+        if not np.isfinite(weights).all() or (weights < 0).any():
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        if (weights.sum(axis=1) <= 0).any():
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+        drawn = ops.multinomial_indices((generator or default_generator).numpy_rng, weights, num_samples, replacement)
+        return Tensor._wrap(to_device(drawn.reshape(self.array.shape[:-1] + (num_samples,)), self.device))
+
+    def nonzero(self, *, as_tuple: bool = False):
+        """Indices of the nonzero elements: an (n, ndim) int64 tensor, or one index tensor per dim."""
+        array = self.array.reshape(1) if self.array.ndim == 0 else self.array  # torch: a 0-d tensor is 1-d here
+        found = [Tensor._wrap(i.astype(np.int64)) for i in self.xp.nonzero(array)]
+        if as_tuple:
+            return tuple(found)
+        if self.array.ndim == 0:
+            return Tensor._wrap(self.xp.zeros((found[0].array.size, 0), dtype=np.int64))
+        return Tensor._wrap(self.xp.stack([i.array for i in found], axis=1))
+
+    def index_select(self, dim: int, index: Tensor) -> Tensor:
+        """The slices at ``index`` (a 1-d int tensor) along ``dim``; repeated indices accumulate gradient."""
+        if index.array.ndim > 1:
+            raise IndexError("index_select(): Index is supposed to be a vector")
+        if index.dtype.name not in ("int64", "int32"):
+            raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
+        axis = self._dim(dim)
+        picks = index.array.reshape(-1)
+        size = self.array.shape[axis] if self.array.ndim else 1
+        bad = picks[(picks < 0) | (picks >= size)]
+        if bad.size:
+            raise RuntimeError(f"INDICES element is out of DATA bounds, id={int(bad[0])} axis_dim={size}")
+        if self.array.ndim == 0:  # torch: a 0-d tensor is its own only slice
+            return ops.IndexSelect.apply(self, key=())
+        return ops.IndexSelect.apply(self, key=(slice(None),) * axis + (picks,))
+
+    def _pieces(self, axis: int, sizes: list, op) -> tuple:
+        """Consecutive slices of ``sizes`` along ``axis``, each its own graph node."""
+        lead, start, pieces = (slice(None),) * axis, 0, []
+        for n in sizes:
+            pieces.append(op.apply(self, key=lead + (slice(start, start + n),)))
+            start += n
+        return tuple(pieces)
+
+    def split(self, split_size, dim: int = 0) -> tuple:
+        """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of each size in a list."""
+        if self.array.ndim == 0:
+            raise RuntimeError("split expects at least a 1-dimensional tensor")
+        axis = self._dim(dim)
+        size = self.array.shape[axis]
+        if isinstance(split_size, (list, tuple)):
+            sizes = list(split_size)
+            if any(n < 0 for n in sizes):
+                raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, but got "
+                                   f"split_sizes={sizes}")
+            if sum(sizes) != size:
+                raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's "
+                                   f"size at dimension {dim}), but got split_sizes={sizes}")
+            return self._pieces(axis, sizes, ops.SplitWithSizes)
+        if split_size < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={split_size}")
+        if split_size == 0 and size != 0:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {size}")
+        count = max(-(-size // split_size), 1) if split_size else 1
+        return self._pieces(axis, [min(split_size, size - i * split_size) for i in range(count)], ops.Split)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        """``split`` into pieces of ceil(size / chunks): possibly fewer than ``chunks`` pieces, as in torch."""
+        if self.array.ndim == 0:
+            raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+        if chunks <= 0:
+            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+        axis = self._dim(dim)
+        size = self.array.shape[axis]
+        if size == 0:  # torch: an empty dim gives `chunks` empty pieces, where split would give one
+            return self._pieces(axis, [0] * chunks, ops.SplitWithSizes)
+        return self.split(-(-size // chunks), axis)
+
+    def unbind(self, dim: int = 0) -> tuple:
+        """The slices along ``dim``, with that dim removed."""
+        if self.array.ndim == 0 and dim in (0, -1):
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        axis = self._dim(dim)
+        lead = (slice(None),) * axis
+        return tuple(ops.Unbind.apply(self, key=lead + (i,)) for i in range(self.array.shape[axis]))
+
+    def masked_fill(self, mask: Tensor, value) -> Tensor:
+        """``value`` (a number or 0-d tensor, cast to this dtype) where ``mask`` is True; mask and tensor
+        broadcast. Differentiable with respect to this tensor and a tensor ``value``."""
+        if mask.array.dtype != np.bool_:
+            raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                               f"{C_TYPE_NAMES[mask.array.dtype.name]}")
+        if isinstance(value, Tensor):
+            if value.array.ndim:
+                raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                                   f"{value.array.ndim} dimension(s).")
+            value, op = value.to(self.device, self.dtype), ops.MaskedFillTensor
+        elif isinstance(value, (numbers.Number, np.generic)) and not isinstance(value, complex):
+            value, op = Tensor._wrap(self.xp.asarray(value).astype(self.array.dtype)), ops.MaskedFill  # uint8: -1 is 255
+        else:
+            raise TypeError(f"masked_fill() received an invalid combination of arguments - got (Tensor, "
+                            f"{type(value).__name__}), but expected (Tensor mask, Tensor value) or (Tensor mask, "
+                            f"Number value)")
+        _broadcast_shape(mask.shape, self.shape)
+        return op.apply(mask, value, self)
+
+    def masked_fill_(self, mask: Tensor, value) -> Tensor:
+        shape = _broadcast_shape(mask.shape, self.shape)
+        if shape != self.shape:
+            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(shape)}")
+        return self._inplace_op(lambda a, v: a.masked_fill(mask, v), value)
+
+    def repeat(self, *sizes) -> Tensor:
+        """Tile the tensor ``sizes[i]`` times along dim i; extra leading sizes add new dims."""
+        if not sizes:
+            raise TypeError('repeat() missing 1 required positional arguments: "repeats"')
+        sizes = _dims(sizes)
+        if len(sizes) < self.array.ndim:
+            raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions "
+                               "of tensor")
+        shape = [n * r for n, r in zip((1,) * (len(sizes) - self.array.ndim) + self.array.shape, sizes)]
+        negative = [n for n in shape if n < 0]
+        if negative:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {negative[0]}: {shape}")
+        return ops.Repeat.apply(self, sizes=tuple(sizes))
+
+    def _triangle(self, op, name: str, diagonal: int) -> Tensor:
+        if self.array.ndim < 2:
+            raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
+        return op.apply(self, diagonal=diagonal)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """Zero the elements above the ``diagonal``-th diagonal of the last two dims."""
+        return self._triangle(ops.Tril, "tril", diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """Zero the elements below the ``diagonal``-th diagonal of the last two dims."""
+        return self._triangle(ops.Triu, "triu", diagonal)
+
+    def mm(self, mat2: Tensor) -> Tensor:
+        if self.array.ndim != 2:
+            raise RuntimeError("self must be a matrix")
+        if mat2.array.ndim != 2:
+            raise RuntimeError("mat2 must be a matrix")
+        (n, m), (m2, p) = self.shape, mat2.shape
+        if m != m2:
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({n}x{m} and {m2}x{p})")
+        if self.array.dtype != mat2.array.dtype:
+            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                               f"{C_TYPE_NAMES[self.array.dtype.name]} != {C_TYPE_NAMES[mat2.array.dtype.name]}")
+        return ops.Mm.apply(self, mat2)
+
+    def bmm(self, mat2: Tensor) -> Tensor:
+        for name, t in (("batch1", self), ("batch2", mat2)):
+            if t.array.ndim != 3:
+                raise RuntimeError(f"{name} must be a 3D tensor")
+        expected, got = [self.shape[0], self.shape[2]], list(mat2.shape[:2])
+        if got != expected:
+            raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: {expected} but got: "
+                               f"{got}.")
+        if self.array.dtype != mat2.array.dtype:
+            raise RuntimeError(f"expected scalar type {SCALAR_TYPE_NAMES[self.array.dtype.name]} but found "
+                               f"{SCALAR_TYPE_NAMES[mat2.array.dtype.name]}")
+        return ops.Bmm.apply(self, mat2)
+
+    def dot(self, other: Tensor) -> Tensor:
+        if self.array.ndim != 1 or other.array.ndim != 1:
+            raise RuntimeError(f"1D tensors expected, but got {self.array.ndim}D and {other.array.ndim}D tensors")
+        n, m = self.array.size, other.array.size
+        if n != m:
+            raise RuntimeError(f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to have the same "
+                               f"number of elements, but got {n} and {m} elements respectively")
+        if self.array.dtype != other.array.dtype:
+            raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                               f"{SCALAR_TYPE_NAMES[self.array.dtype.name]} and "
+                               f"{SCALAR_TYPE_NAMES[other.array.dtype.name]}")
+        return ops.Dot.apply(self, other)
 
     # ------------------------------------------------------------------------------------------ shape
     def reshape(self, *shape):
@@ -605,11 +892,11 @@ class Tensor:
             raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to "
                                f"the number of dimensions in the tensor ({self.array.ndim})")
         shape = tuple(self.array.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
-        try:
-            np.broadcast_shapes(self.array.shape, shape)
-        except ValueError:
-            raise RuntimeError(f"The expanded size of the tensor {shape} must match the existing size "
-                               f"{self.array.shape} at non-singleton dimensions") from None
+        for i, n in reversed(list(enumerate(self.array.shape))):  # torch names the last mismatch
+            if n != 1 and n != shape[lead + i]:
+                raise RuntimeError(f"The expanded size of the tensor ({shape[lead + i]}) must match the existing "
+                                   f"size ({n}) at non-singleton dimension {lead + i}.  Target sizes: {list(sizes)}.  "
+                                   f"Tensor sizes: {list(self.array.shape)}")
         return ops.Expand.apply(self, shape=shape)
 
     def expand_as(self, other: Tensor):
@@ -633,25 +920,60 @@ class Tensor:
         return ops.Index.apply(self, key=self._key(key))
 
     def __setitem__(self, key, value):
-        self._check_inplace()
-        self.array[self._key(key)] = value.array if isinstance(value, Tensor) else value
+        key = self._key(key)
+        value = value if isinstance(value, Tensor) else self._operand(value)
+        if self._records_inplace(value):  # y[0] = x with x requiring grad: recorded, as torch's index_put_
+            return self._commit(ops.IndexPut.apply(self._snapshot(), value.to(self.dtype), key=key))
+        self._check_result_type(value.array.dtype)
+        self.array[key] = value.array
+        self._version_counter[0] += 1
 
     # ------------------------------------------------------------------------------------------ in place
-    def _check_inplace(self):
-        if self.requires_grad and is_grad_enabled():
-            if self.is_leaf:
-                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-            raise RuntimeError("minigrad does not support in-place operations on tensors that are part of the "
-                               "autograd graph; use the out-of-place form, or wrap it in `with minigrad.no_grad():`")
+    # An in-place op computes its result out of place, then writes it into this tensor's storage (so views
+    # and detached aliases see it) and bumps the version counter. When the graph is recorded, this tensor
+    # becomes the result's node; its old value lives on as a snapshot that the node's inputs refer to.
+    def _records_inplace(self, *others) -> bool:
+        if not is_grad_enabled():
+            return False
+        if self._requires_grad and self.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        return self._requires_grad or any(isinstance(o, Tensor) and o._requires_grad for o in others)
 
-    def _inplace(self, result) -> Tensor:
-        self._check_inplace()
-        result = result.array if isinstance(result, Tensor) else result
-        kind = getattr(result, "dtype", np.asarray(result).dtype)
+    def _snapshot(self) -> Tensor:
+        """This tensor as it is now, as a separate graph input (the in-place op's node becomes ``self``'s)."""
+        old = Tensor.__new__(Tensor)
+        old._init(self.array, self._requires_grad, self.grad_fn)
+        old._version_counter = self._version_counter
+        return old
+
+    def _check_result_type(self, kind) -> None:
         if dtypes.category(kind) > dtypes.category(self.array.dtype):
             raise RuntimeError(f"result type {dtypes.from_numpy_dtype(kind)} can't be cast to the desired output "
                                f"type {self.dtype}")
-        self.array[...] = result
+
+    def _commit(self, result: Tensor) -> Tensor:
+        self._check_result_type(result.array.dtype)
+        self.array[...] = result.array
+        self._version_counter[0] += 1
+        if result.grad_fn is not None:
+            self.grad_fn, self._requires_grad = result.grad_fn, True
+        return self
+
+    def _inplace_op(self, compute, *others) -> Tensor:
+        """``self = compute(self, *others)`` in place, recorded when the graph is."""
+        if self._records_inplace(*others):
+            return self._commit(compute(self._snapshot(), *others))
+        with no_grad():
+            return self._commit(compute(Tensor._wrap(self.array), *others))
+
+    def _inplace(self, value) -> Tensor:
+        """Overwrite with ``value`` (a number, array or tensor); the old value gets no gradient."""
+        value = value if isinstance(value, Tensor) else Tensor._wrap(self.xp.asarray(value))
+        if self._records_inplace(value):
+            return self._commit(self._snapshot() * 0 + value.to(self.dtype))
+        self._check_result_type(value.array.dtype)
+        self.array[...] = value.array
+        self._version_counter[0] += 1
         return self
 
     def __iadd__(self, other):  # `w -= lr * w.grad` under no_grad updates w itself, as in torch
@@ -667,31 +989,30 @@ class Tensor:
         return self.div_(other)
 
     def add_(self, other, alpha=1):
-        other = other.array if isinstance(other, Tensor) else other
-        return self._inplace(self.array + (other if alpha == 1 else alpha * other))
+        return self._inplace_op(lambda a, b: a + (b if alpha == 1 else alpha * b), other)
 
     def sub_(self, other, alpha=1):
-        other = other.array if isinstance(other, Tensor) else other
-        return self._inplace(self.array - (other if alpha == 1 else alpha * other))
+        return self._inplace_op(lambda a, b: a - (b if alpha == 1 else alpha * b), other)
 
     def mul_(self, other):
-        return self._inplace(self.array * (other.array if isinstance(other, Tensor) else other))
+        return self._inplace_op(lambda a, b: a * b, other)
 
     def div_(self, other):
-        return self._inplace(self.array / (other.array if isinstance(other, Tensor) else other))
+        return self._inplace_op(lambda a, b: a / b, other)
 
     def clamp_(self, min=None, max=None):
-        return self._inplace(self.clamp(min, max))
+        return self._inplace_op(lambda a: a.clamp(min, max))
 
     def zero_(self):
         return self._inplace(0)
 
     def fill_(self, value):
-        return self._inplace(value.array if isinstance(value, Tensor) else value)
+        return self._inplace(value)
 
     def copy_(self, source):
-        source = source.to(self.device).array if isinstance(source, Tensor) else source
-        return self._inplace(source)
+        """Copy (broadcast and cast to this tensor's dtype, as torch); differentiable with respect to ``source``."""
+        source = source if isinstance(source, Tensor) else Tensor._wrap(self.xp.asarray(source))
+        return self._inplace(source.to(self.device, self.dtype))
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None):
         """Fill from U(a, b), drawn on the host so a seed gives the same numbers on every device."""

@@ -8,8 +8,10 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd import no_grad
+from ..autograd.hooks import add_hook
 from ..backend import Device, to_device
 from ..tensor import Size, Tensor, parse_to_args
+from .hooks import call_with_hooks
 from .parameter import Parameter
 
 __all__ = ["Module"]
@@ -64,8 +66,46 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
+    # hook registries: created on first registration, so a module without hooks pays one check per call
+    _forward_pre_hooks = _forward_hooks = _backward_hooks = _backward_pre_hooks = None
+
     def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks:
+            return call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def _add_hook(self, registry: str, hook, prepend: bool = False, extra=None):
+        hooks, handle = add_hook(self.__dict__.get(registry), hook)
+        if extra is not None:  # forward hooks remember whether they take kwargs
+            hooks[handle.id] = (hook, extra)
+        if prepend:  # reorder in place: every handle keeps pointing at this same dict
+            reordered = {handle.id: hooks.pop(handle.id), **hooks}
+            hooks.clear()
+            hooks.update(reordered)
+        object.__setattr__(self, registry, hooks)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False):
+        """``hook(module, args)`` (or ``(module, args, kwargs)``) before forward; may return new args."""
+        return self._add_hook("_forward_pre_hooks", hook, prepend, extra=with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False):
+        """``hook(module, args, output)`` after forward; may return a new output."""
+        return self._add_hook("_forward_hooks", hook, prepend, extra=with_kwargs)
+
+    def register_full_backward_hook(self, hook, prepend: bool = False):
+        """``hook(module, grad_input, grad_output)`` once the gradients of the module's inputs are known;
+        may return a replacement grad_input."""
+        return self._add_hook("_backward_hooks", hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False):
+        """``hook(module, grad_output)`` before the module's backward; may return a replacement grad_output."""
+        return self._add_hook("_backward_pre_hooks", hook, prepend)
+
+    def register_backward_hook(self, hook):
+        raise NotImplementedError("register_backward_hook is deprecated in torch and not supported by minigrad; "
+                                  "use register_full_backward_hook")
 
     # ------------------------------------------------------------------------------------ registration
     def register_parameter(self, name: str, param: Parameter | None) -> None:

@@ -18,7 +18,7 @@ class Cast(Function):
         return a.astype(dtype)
 
     def backward(self, grad):
-        return grad.astype(self.source_dtype)
+        return Cast.run(self.xp, grad, dtype=self.source_dtype)
 
 
 class ToDevice(Function):
@@ -27,4 +27,4 @@ class ToDevice(Function):
         return to_device(a, device)
 
     def backward(self, grad):
-        return to_device(grad, self.source)
+        return ToDevice.run(self.xp, grad, device=self.source)

@@ -52,11 +52,12 @@ class Pow(Function):
         xp = self.xp
         need_a, need_b = self.needs_input_grad
         grad_a = grad_b = None
-        if need_a:  # torch parity: d(a**0)/da is 0 even at a == 0
-            grad_a = grad * xp.where(b == 0, 0, b * a ** (b - 1)).astype(out.dtype)
-        if need_b:  # torch parity: 0**b has gradient 0 w.r.t. b >= 0 instead of nan
-            with ieee_quiet():
-                grad_b = grad * xp.where((a == 0) & (b >= 0), 0, out * xp.log(a)).astype(out.dtype)
+        zero = grad * 0
+        with ieee_quiet():
+            if need_a:  # torch parity: d(a**0)/da is 0 even at a == 0
+                grad_a = xp.where(b == 0, zero, grad * b * a ** (b - 1))
+            if need_b:  # torch parity: 0**b has gradient 0 w.r.t. b >= 0 instead of nan
+                grad_b = xp.where((a == 0) & (b >= 0), zero, grad * out * xp.log(a))
         return grad_a, grad_b
 
 
@@ -97,6 +98,16 @@ class Log(Function):
         return grad / self.saved[0]
 
 
+class Log1p(Function):
+    def forward(self, a):
+        self.save_for_backward(a)
+        with ieee_quiet():
+            return self.xp.log1p(a)
+
+    def backward(self, grad):
+        return grad / (1 + self.saved[0])
+
+
 class Sqrt(Function):
     def forward(self, a):
         with ieee_quiet():
@@ -134,12 +145,24 @@ class Sigmoid(Function):
 class ReLU(Function):
     grad_fn_name = "ReluBackward0"  # torch's spelling
     def forward(self, a):
-        out = self.xp.maximum(a, 0)
+        out = kernels(self.xp).relu(self.xp, a)
         self.save_for_backward(out)
         return out
 
     def backward(self, grad):
-        return kernels(self.xp).relu_backward(grad, self.saved[0])
+        return ThresholdBackward.run(self.xp, grad, self.saved[0])
+
+
+class ThresholdBackward(Function):
+    """ReLU's backward as an op of its own (a kernel on arrays): grad where out > 0, else 0."""
+
+    def forward(self, grad, out):
+        self.save_for_backward(out)
+        return kernels(self.xp).relu_backward(grad, out)
+
+    def backward(self, grad):  # linear in grad; piecewise constant in out, so its gradient is a (connected) zero
+        out = self.saved[0]
+        return ThresholdBackward.run(self.xp, grad, out), out * 0 if self.needs_input_grad[1] else None
 
 
 class Clamp(Function):
@@ -151,12 +174,11 @@ class Clamp(Function):
     def backward(self, grad):
         a = self.saved[0]
         low, high = self.bounds
-        inside = True
         if low is not None:
-            inside = inside & (a >= low)
+            grad = self.xp.where(a >= low, grad, 0)  # torch passes the gradient through at the bounds themselves
         if high is not None:
-            inside = inside & (a <= high)
-        return grad * inside  # torch passes the gradient through at the bounds themselves
+            grad = self.xp.where(a <= high, grad, 0)
+        return grad
 
 
 def clamp(xp, a, low, high):

@@ -49,7 +49,8 @@ class Linear(Function):
         grad_w = None
         if need_w:  # in the weight's own memory layout, so the optimizer's passes over both stay sequential
             x2 = x.reshape(-1, x.shape[-1])
-            grad_w = (x2.T @ flat_grad).T if weight.flags.f_contiguous else flat_grad.T @ x2
+            f_order = getattr(getattr(weight, "flags", None), "f_contiguous", False)  # arrays only, not Tensors
+            grad_w = (x2.T @ flat_grad).T if f_order else flat_grad.T @ x2
         if len(self.needs_input_grad) == 2:
             return grad_x, grad_w
         return grad_x, grad_w, flat_grad.sum(axis=0) if self.needs_input_grad[2] else None

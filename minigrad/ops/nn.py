@@ -1,17 +1,13 @@
 """Softmax and the losses: primitives of their own, for numerical stability and torch parity."""
+import math
+
 from ..autograd import Function
 from ..backend import ieee_quiet, kernels
 
 
 def softmax_pair(xp, x, dim):
-    """(log_softmax, softmax) of x: shifted by the max first, so logits of any magnitude stay finite.
-    Returning both saves the backward pass an exp over the whole input."""
-    logp = x - x.max(axis=dim, keepdims=True)
-    probs = xp.exp(logp)
-    total = probs.sum(axis=dim, keepdims=True)
-    logp -= xp.log(total)
-    probs /= total
-    return logp, probs
+    """(log_softmax, softmax) of x, max-shifted so that logits of any magnitude stay finite (a kernel)."""
+    return kernels(xp).softmax_pair(xp, x, dim)
 
 
 class Softmax(Function):
@@ -36,6 +32,9 @@ class LogSoftmax(Function):
     def backward(self, grad):
         return grad - self.saved[0] * grad.sum(axis=self.dim, keepdims=True)
 
+    def saved_for_graph(self, inputs, output):
+        return (inputs[0].softmax(self.dim),)
+
 
 class NllLoss(Function):
     """-sum_c coeffs[c] * logp[c] over the class dim, summed over samples when ``reduce``.
@@ -51,14 +50,11 @@ class NllLoss(Function):
         logp, probs = softmax_pair(xp, x, dim) if log_softmax else (x, None)
         self.dim, self.fused = dim, log_softmax
         self.save_for_backward(logp, coeffs, probs)
-        if reduce and coeffs.shape == logp.shape:
-            out = -xp.vdot(coeffs, logp)  # one BLAS pass, no temporary
-        else:
-            out = -(coeffs * logp).sum(axis=dim)
-        if xp.isnan(out).any():  # rare: redo so a zero coefficient ignores a -inf log-probability
-            with ieee_quiet():
-                out = -xp.where(coeffs != 0, coeffs * logp, 0).sum(axis=dim)
-        return out.sum() if reduce else out
+        return kernels(xp).nll(xp, logp, coeffs, dim, reduce)  # a zero coefficient ignores a -inf logp
+
+    def saved_for_graph(self, inputs, output):
+        x, coeffs = inputs
+        return x.log_softmax(self.dim), coeffs, x.softmax(self.dim)
 
     def backward(self, grad):
         logp, coeffs, probs = self.saved
@@ -68,12 +64,30 @@ class NllLoss(Function):
         grad_x = grad_coeffs = None
         if need_x:
             if self.fused:
-                grad_x = kernels(xp).cross_entropy_backward(xp, probs, coeffs, grad, self.dim)
+                grad_x = CrossEntropyBackward.run(xp, probs, coeffs, grad, dim=self.dim)
             else:
                 grad_x = -grad * coeffs
         if need_coeffs:
             grad_coeffs = -grad * logp
         return grad_x, grad_coeffs
+
+
+class CrossEntropyBackward(Function):
+    """d/dlogits of -sum(coeffs * log_softmax(logits)) = grad * (softmax * sum(coeffs) - coeffs): a fused
+    kernel on arrays, an op of its own so that a recorded backward can differentiate it again."""
+
+    def forward(self, probs, coeffs, grad, dim=1):
+        self.dim = dim
+        self.save_for_backward(probs, coeffs, grad)
+        return kernels(self.xp).cross_entropy_backward(self.xp, probs, coeffs, grad, dim)
+
+    def backward(self, g):
+        probs, coeffs, grad = self.saved
+        total = coeffs.sum(axis=self.dim, keepdims=True)
+        need_probs, need_coeffs, need_grad = self.needs_input_grad
+        return (g * total * grad if need_probs else None,
+                ((g * probs).sum(axis=self.dim, keepdims=True) - g) * grad if need_coeffs else None,
+                g * (probs * total - coeffs) if need_grad else None)
 
 
 def _reduce(loss, reduction):
@@ -87,7 +101,7 @@ def _per_element(xp, grad, shape, reduction):
     if reduction == "none":
         return grad
     if reduction == "mean":
-        grad = grad / max(int(xp.prod(xp.asarray(shape))), 1)
+        grad = grad / max(math.prod(shape), 1)
     return xp.broadcast_to(grad, shape)
 
 
@@ -134,6 +148,10 @@ class BinaryCrossEntropyWithLogits(Function):
         self.weight, self.pos_weight, self.reduction, self.shape = weight, pos_weight, reduction, loss.shape
         return _reduce(loss, reduction)
 
+    def saved_for_graph(self, inputs, output):
+        x, y = inputs
+        return x, y, (-x).abs().neg().exp().log1p() + (-x).maximum(x * 0)
+
     def backward(self, grad):
         x, y, softplus_neg = self.saved
         xp = self.xp
@@ -158,6 +176,9 @@ class MseLoss(Function):
         self.save_for_backward(diff)
         self.reduction = reduction
         return _reduce(diff * diff, reduction)
+
+    def saved_for_graph(self, inputs, output):
+        return (inputs[0] - inputs[1],)
 
     def backward(self, grad):
         diff = self.saved[0]

@@ -1,6 +1,6 @@
 """Reductions over all elements or over ``dim`` (an int or a tuple of ints)."""
 from ..autograd import Function
-from ..backend import kernels
+from .shape import IndexAdd
 
 
 def _expand_reduced(xp, grad, shape, dim, keepdim):
@@ -44,8 +44,8 @@ class Amax(Function):
         xp = self.xp
         if self.dim is not None and not self.keepdim:
             grad = xp.expand_dims(grad, self.dim)
-        count = winners.sum(axis=self.dim, keepdims=True)
-        return xp.where(winners, grad / count, 0).astype(grad.dtype)
+        share = grad / winners.sum(axis=self.dim, keepdims=True)  # a float grad over an integer count
+        return xp.where(winners, share, share * 0)
 
 
 def along_axis_key(xp, index, dim):
@@ -63,6 +63,4 @@ class Gather(Function):
         return a[self.key]
 
     def backward(self, grad):
-        out = self.xp.zeros(self.shape, grad.dtype)
-        kernels(self.xp).scatter_add(out, self.key, grad)
-        return out, None
+        return IndexAdd.run(self.xp, grad, shape=self.shape, key=self.key), None

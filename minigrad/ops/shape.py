@@ -22,7 +22,7 @@ class Permute(Function):
 
     def backward(self, grad):
         inverse = sorted(range(len(self.dims)), key=self.dims.__getitem__)
-        return grad.transpose(inverse)
+        return self.xp.transpose(grad, inverse)
 
 
 class Expand(Function):
@@ -41,12 +41,51 @@ class Index(Function):
         return a[key]
 
     def backward(self, grad):
-        out = self.xp.zeros(self.shape, grad.dtype)
-        if _is_basic(self.key):
-            out[self.key] = grad  # a view: each element is picked at most once
+        return IndexAdd.run(self.xp, grad, shape=self.shape, key=self.key)
+
+
+class IndexAdd(Function):
+    """zeros(shape) with ``values`` added at ``key`` (repeated indices accumulate): Index's adjoint."""
+
+    def forward(self, values, shape=None, key=None):
+        self.key = key
+        out = self.xp.zeros(shape, values.dtype)
+        if _is_basic(key):
+            out[key] = values  # a view: each element is picked at most once
         else:
-            kernels(self.xp).scatter_add(out, self.key, grad)  # repeated indices accumulate
+            kernels(self.xp).scatter_add(out, key, values)
         return out
+
+    def backward(self, grad):
+        return Index.run(self.xp, grad, key=self.key)
+
+
+class IndexPut(Function):
+    """``a`` with ``a[key] = value`` (Tensor.__setitem__ when the graph is recorded)."""
+
+    def forward(self, a, value, key=None):
+        self.key = key
+        out = a.copy()
+        out[key] = value
+        return out
+
+    def backward(self, grad):
+        need_a, need_value = self.needs_input_grad
+        grad_a = IndexFill.run(self.xp, grad, key=self.key) if need_a else None
+        return grad_a, Index.run(self.xp, grad, key=self.key) if need_value else None
+
+
+class IndexFill(Function):
+    """``a`` with zeros at ``key``: the overwritten elements pass no gradient back."""
+
+    def forward(self, a, key=None):
+        self.key = key
+        out = a.copy()
+        out[key] = 0
+        return out
+
+    def backward(self, grad):
+        return IndexFill.run(self.xp, grad, key=self.key)
 
 
 def _is_basic(key) -> bool:
@@ -71,3 +110,18 @@ class Stack(Function):
 
     def backward(self, grad):
         return tuple(self.xp.moveaxis(grad, self.dim, 0))
+
+
+class Repeat(Function):
+    """a.repeat(*sizes): tile ``a`` (given leading 1-dims up to len(sizes)) ``sizes[i]`` times along dim i."""
+
+    def forward(self, a, sizes=None):
+        self.shape, self.sizes = a.shape, sizes
+        self.padded = (1,) * (len(sizes) - a.ndim) + a.shape
+        return self.xp.tile(a.reshape(self.padded), sizes)
+
+    def backward(self, grad):
+        # Output index along dim i is copy * n_i + j: split each dim into (copies, n_i) and sum the copies.
+        split = tuple(n for pair in zip(self.sizes, self.padded) for n in pair)
+        copies = tuple(range(0, 2 * len(self.sizes), 2))
+        return grad.reshape(split).sum(axis=copies).reshape(self.shape)

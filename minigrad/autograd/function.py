@@ -1,0 +1,105 @@
+"""Function: one differentiable op, and the public custom-op API (torch.autograd.Function's twin)."""
+from __future__ import annotations
+
+from ..backend import get_array_module
+from .anomaly import _Anomaly, creation_trace
+from .grad_mode import _state
+
+
+class Function:
+    """One differentiable op; the instance is its own context (tinygrad's idiom).
+
+    Subclasses implement ``forward(self, *arrays, **params) -> array`` on raw numpy/cupy arrays and
+    ``backward(self, grad) -> grad or tuple of grads`` (one per input, None where not needed).
+    Grads may come back in a broadcast shape: the engine sums them to each input's shape.
+    Use ``self.xp`` for array-module functions, ``self.save_for_backward`` for what backward needs,
+    and ``self.needs_input_grad`` to skip work. Call ``MyOp.apply(*tensors, **params)``.
+
+    Higher-order gradients reuse the same ``backward``: for ``create_graph=True`` the engine runs it with
+    Tensors for ``grad`` and ``self.saved`` and with ``self.xp`` set to ``graph_xp``, whose functions record
+    the graph. So a backward uses operators, ``.sum(axis=, keepdims=)``, ``.reshape``, ``.T``, indexing and
+    ``self.xp`` functions, and calls any other op as ``OtherOp.run(self.xp, ...)``. Saved float arrays must
+    be inputs or the output; an op that saves another derived value defines ``saved_for_graph``.
+    """
+
+    saved = ()
+    parents = None
+    retained = None
+    pre_hooks = None  # hooks registered on the op's output tensor (Tensor.register_hook on a non-leaf)
+    trace = None
+
+    def save_for_backward(self, *arrays) -> None:
+        self.saved = arrays
+
+    @property
+    def saved_tensors(self):  # torch's name for the same thing
+        return self.saved
+
+    def forward(self, *arrays, **params):
+        raise NotImplementedError(f"{type(self).__name__} must implement forward")
+
+    def backward(self, grad):
+        raise NotImplementedError(f"{type(self).__name__} must implement backward")
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run forward on the inputs' arrays; record the graph when any input requires grad."""
+        fn = cls()
+        first = inputs[0]
+        array_type = type(first.array)
+        arrays, needs = [], []
+        for t in inputs:
+            if type(t.array) is not array_type:
+                raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                                   f"{first.device} and {t.device}! (in {cls.__name__})")
+            arrays.append(t.array)
+            needs.append(t._requires_grad)
+        fn.xp = get_array_module(first.array)
+        fn.needs_input_grad = tuple(needs)
+        out = fn.forward(*arrays, **params)
+        # Only floating results are differentiable (torch): an integer cast or an argmax ends the graph.
+        if True in needs and _state.enabled and out.dtype.kind == "f":
+            fn.parents = inputs
+            fn.versions = [t._version_counter[0] for t in inputs]  # backward checks saved inputs are unchanged
+            result = first._from_op(out, fn)
+            fn.output_version = result._version_counter
+            fn.output_id = id(out)
+            if _Anomaly.enabled:
+                fn.trace = creation_trace()
+            return result
+        return first._from_op(out, None)
+
+    @classmethod
+    def run(cls, xp, *args, **params):
+        """Use this op inside another op's backward: on raw arrays in a first-order pass (no graph),
+        recorded as a graph node when ``xp`` is the graph namespace (a create_graph pass)."""
+        if getattr(xp, "records_graph", False):
+            return cls.apply(*args, **params)
+        fn = cls()
+        fn.xp = xp
+        fn.needs_input_grad = (False,) * len(args)
+        return fn.forward(*args, **params)
+
+    def saved_for_graph(self, inputs, output):
+        """``self.saved`` rebuilt from the input and output Tensors with recorded ops; ops that save a derived
+        float value (softmax probabilities, im2col columns) override this so double backward stays exact."""
+        raise NotImplementedError(
+            f"{type(self).__name__} saves an intermediate value for its backward and does not define "
+            f"saved_for_graph, so it cannot be differentiated twice (backward with create_graph=True)")
+
+    def __repr__(self):
+        return f"<{self.name()} object at {id(self):#x}>"
+
+    grad_fn_name = None  # set where torch's node name differs from "<ClassName>Backward0"
+
+    def name(self) -> str:
+        return self.grad_fn_name or f"{type(self).__name__}Backward0"
+
+    @property
+    def next_functions(self):
+        """(grad_fn or None, 0) per input, as torch exposes the graph."""
+        return tuple((t.grad_fn, 0) for t in self.parents or ())
+
+    def register_hook(self, hook):
+        """torch's Node.register_hook is on grad_fn; Tensor.register_hook is the usual entry point."""
+        raise NotImplementedError("register hooks on tensors (Tensor.register_hook) rather than on grad_fn nodes")
