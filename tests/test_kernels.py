@@ -204,7 +204,20 @@ def test_cross_entropy_backward(twin, dtype, shape, layout, grad_kind):
     coeffs[1] = 0.25 / shape[1]  # label smoothing puts a little weight on every class
     grad = {"one": np.ones((), dtype), "scalar": np.asarray(0.37, dtype),
             "per-row": _rand((shape[0], 1), dtype, 2)}[grad_kind]
-    _compare(twin, "cross_entropy_backward", [twin[1], probs, coeffs, grad, 1], exact=False)
+    _compare(twin, "cross_entropy_backward", [twin[1], probs, coeffs, grad, 1], exact=False)  # a row sum inside
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_softmax_pair_of_extreme_rows(twin, dtype):
+    x = 3 * _rand((7, 300), dtype)
+    x[0, 5] = np.nan                   # a nan poisons its row, as in the reference
+    x[1, 7] = np.inf                   # so does +inf (inf - inf)
+    x[2, ::2] = -np.inf                # -inf logits get probability 0 and log-probability -inf
+    x[3] = -np.inf                     # a row of -inf is nan throughout
+    x[4] *= 1e4                        # most probabilities underflow to 0
+    x[5] += 1e4                        # the shift by the row max keeps it finite
+    x[6, 0] = -200                     # exp far below float32's smallest normal
+    _compare(twin, "softmax_pair", [twin[1], x, 1], exact=False)
 
 
 def test_cross_entropy_backward_over_dim_0_falls_back(twin):
