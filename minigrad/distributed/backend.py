@@ -13,6 +13,8 @@ from typing import Callable
 
 __all__ = ["Backend", "DistBackendError", "DistError", "FailureDetector", "RedOpType", "ReduceOp", "Work"]
 
+SPIN_S = 0.01  # how long a wait polls MPI without sleeping (see Backend.wait)
+
 
 class RedOpType(enum.IntEnum):
     """torch's reduction codes, with torch's numbering."""
@@ -214,7 +216,7 @@ class Backend:
         """Poll ``work`` until done, checking peers on the way; the deadline is the group timeout."""
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
-        pause = 0.0
+        pause, started = 0.0, time.monotonic()
         while True:
             try:
                 if work.poll():
@@ -230,9 +232,12 @@ class Backend:
                 raise self.fail(f"{work.what} failed in the {self.name} transport: {error}") from error
             if time.monotonic() > deadline:
                 raise self.fail(self._timeout_message(work, timeout))
-            # back off from a spin to 1 ms: a waiting rank must not steal the CPU its peers compute on
-            time.sleep(pause)
-            pause = min(pause * 2 or 2e-5, 1e-3)
+            # MPI moves a large message in pieces, each only when a rank calls into MPI: poll without
+            # sleeping for the first SPIN_S (a transfer's duration), then back off to 1 ms naps so a rank
+            # waiting for a slow peer does not steal the CPU that peer computes on
+            if time.monotonic() - started > SPIN_S:
+                pause = min(pause * 2 or 2e-5, 1e-3)
+            time.sleep(pause)  # sleep(0) while spinning: yields the core if another process wants it
 
     def _timeout_message(self, work: Work, timeout: float) -> str:
         silent = self.detector.unresponsive(grace=min(2.0, max(timeout / 4, 0.2)))

@@ -64,14 +64,15 @@ class _Bucket:
 class Reducer:
     """Arms at forward, collects grads from post-accumulate hooks, launches buckets, finishes at the last grad."""
 
-    def __init__(self, params: list, process_group, bucket_cap_mb: float, find_unused_parameters: bool):
+    def __init__(self, params: list, process_group, bucket_cap_mb: float, find_unused_parameters: bool,
+                 first_bucket_cap_mb: float = FIRST_BUCKET_CAP_MB):
         import minigrad.distributed as dist  # deferred: nn must import without the distributed package loaded
         self.dist = dist
         self.group = process_group
         self.params = params
         self.find_unused = find_unused_parameters
         cap = bucket_cap_mb * 1024 * 1024
-        self.assignment = compute_bucket_assignment(params, cap, FIRST_BUCKET_CAP_MB * 1024 * 1024)
+        self.assignment = compute_bucket_assignment(params, cap, first_bucket_cap_mb * 1024 * 1024)
         self.where = {}  # param index -> (bucket index, position in bucket)
         for b, indices in enumerate(self.assignment):
             for pos, i in enumerate(indices):
