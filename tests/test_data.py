@@ -1,7 +1,11 @@
 """minigrad.utils.data checked against torch.utils.data: lengths, batches, collate, shuffling, fast path."""
 import collections
 import gzip
+import itertools
+import os
+import random
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +15,20 @@ import torch.utils.data as tud
 import minigrad
 from minigrad import transforms as T
 from minigrad.datasets import MNIST
-from minigrad.utils.data import DataLoader, Dataset, Subset, TensorDataset, default_collate, random_split
+from minigrad.utils.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    RandomSampler,
+    SequentialSampler,
+    Subset,
+    SubsetRandomSampler,
+    TensorDataset,
+    WeightedRandomSampler,
+    default_collate,
+    get_worker_info,
+    random_split,
+)
 
 Point = collections.namedtuple("Point", "x y")
 
@@ -208,3 +225,286 @@ def test_loader_moves_batches_to_device(device):
         np.testing.assert_array_equal(x.numpy(), ds.tensors[0].numpy()[:4])
     dict_loader = DataLoader([{"a": np.zeros(2)}] * 3, batch_size=2, device=device)
     assert next(iter(dict_loader))["a"].device == minigrad.device(device)
+
+
+# ---------------------------------------------------------------------------------------------- samplers
+def test_sequential_and_batch_samplers_match_torch():
+    for n in (0, 1, 7, 10):
+        assert list(SequentialSampler(range(n))) == list(tud.SequentialSampler(range(n)))
+        assert len(SequentialSampler(range(n))) == n
+        for batch_size in (1, 3, 10, 11):
+            for drop_last in (False, True):
+                ours = BatchSampler(SequentialSampler(range(n)), batch_size, drop_last)
+                theirs = tud.BatchSampler(tud.SequentialSampler(range(n)), batch_size, drop_last)
+                assert list(ours) == list(theirs) and len(ours) == len(theirs)
+    assert list(BatchSampler([5, 3, 9, 1], 3, False)) == [[5, 3, 9], [1]]  # any iterable of indices
+
+
+SAMPLER_ERRORS = [  # (constructor name, args, kwargs): torch's exception type and message
+    ("BatchSampler", ([1, 2], 0, False), {}), ("BatchSampler", ([1, 2], -1, False), {}),
+    ("BatchSampler", ([1, 2], True, False), {}), ("BatchSampler", ([1, 2], 2.5, False), {}),
+    ("BatchSampler", ([1, 2], 2, "yes"), {}),
+    ("RandomSampler", (range(3),), {"replacement": "yes"}), ("RandomSampler", (range(3),), {"num_samples": 0}),
+    ("RandomSampler", (range(3),), {"num_samples": 1.5}), ("RandomSampler", ([],), {}),
+    ("WeightedRandomSampler", ([1.0, 2.0], 0), {}), ("WeightedRandomSampler", ([1.0, 2.0], True), {}),
+    ("WeightedRandomSampler", ([1.0, 2.0], 2), {"replacement": 1}),
+    ("WeightedRandomSampler", ([[1.0, 2.0]], 2), {}),
+]
+
+
+@pytest.mark.parametrize("name,args,kwargs", SAMPLER_ERRORS)
+def test_sampler_errors_match_torch(name, args, kwargs):
+    with pytest.raises(Exception) as theirs:
+        getattr(tud, name)(*args, **kwargs)
+    with pytest.raises(type(theirs.value)) as ours:
+        getattr(minigrad.utils.data, name)(*args, **kwargs)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_random_sampler_semantics():
+    def drawn(**kwargs):
+        return list(RandomSampler(range(10), generator=minigrad.Generator().manual_seed(1), **kwargs))
+    assert sorted(drawn()) == list(range(10)) and drawn() == drawn() and drawn() != list(range(10))
+    longer = drawn(num_samples=25)  # two whole permutations, then 5 distinct indices
+    assert len(longer) == 25 and sorted(longer[:10]) == sorted(longer[10:20]) == list(range(10))
+    assert len(set(longer[20:])) == 5
+    with_replacement = drawn(replacement=True, num_samples=200)
+    assert len(with_replacement) == 200 and set(with_replacement) == set(range(10))  # repeats, all values
+    assert len(RandomSampler(range(10), num_samples=7)) == 7
+    minigrad.manual_seed(4)  # without a generator each epoch seeds one from the default generator
+    first = list(RandomSampler(range(10)))
+    minigrad.manual_seed(4)
+    assert list(RandomSampler(range(10))) == first
+
+
+def test_subset_and_weighted_samplers():
+    gen = minigrad.Generator().manual_seed(0)
+    assert sorted(SubsetRandomSampler([7, 3, 11], generator=gen)) == [3, 7, 11]
+    assert len(SubsetRandomSampler([7, 3, 11])) == 3
+    weights = [0.0, 1.0, 3.0]
+    draws = list(WeightedRandomSampler(weights, 4000, generator=gen))
+    counts = np.bincount(draws, minlength=3)
+    assert counts[0] == 0 and 0.70 < counts[2] / 4000 < 0.80  # 3:1, a zero weight is never drawn
+    assert sorted(WeightedRandomSampler([1.0, 1.0, 5.0], 3, replacement=False, generator=gen)) == [0, 1, 2]
+    assert len(WeightedRandomSampler(weights, 9)) == 9
+
+
+# ---------------------------------------------------------------------------------------------- loader options
+LOADER_ERRORS = [
+    {"num_workers": -1}, {"timeout": -1}, {"prefetch_factor": 2}, {"num_workers": 1, "prefetch_factor": -1},
+    {"persistent_workers": True}, {"sampler": [0, 1], "shuffle": True},
+    {"batch_sampler": [[0, 1]], "batch_size": 2}, {"batch_sampler": [[0, 1]], "shuffle": True},
+    {"batch_sampler": [[0, 1]], "sampler": [0]}, {"batch_sampler": [[0, 1]], "drop_last": True},
+    {"batch_size": None, "drop_last": True}, {"batch_size": 0}, {"batch_size": -2}, {"drop_last": "no"},
+    {"num_workers": 1, "multiprocessing_context": "nope"}, {"multiprocessing_context": "fork"},
+    {"num_workers": 1, "multiprocessing_context": 3},
+]
+
+
+@pytest.mark.parametrize("kwargs", LOADER_ERRORS, ids=str)
+def test_loader_option_errors_match_torch(kwargs):
+    with pytest.raises(Exception) as theirs:
+        tud.DataLoader(tud.TensorDataset(torch.zeros(4)), **kwargs)
+    with pytest.raises(type(theirs.value)) as ours:
+        DataLoader(TensorDataset(minigrad.zeros(4)), **kwargs)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_loader_attributes_are_fixed_after_init_as_torch():
+    loader, reference = DataLoader(TensorDataset(minigrad.zeros(4))), tud.DataLoader(tud.TensorDataset(torch.zeros(4)))
+    for name in ("batch_size", "sampler", "batch_sampler", "drop_last", "dataset", "persistent_workers"):
+        with pytest.raises(ValueError) as theirs:
+            setattr(reference, name, None)
+        with pytest.raises(ValueError) as ours:
+            setattr(loader, name, None)
+        assert str(ours.value) == str(theirs.value)
+
+
+def numbered(n=23):
+    x = np.arange(n * 2, dtype=np.float32).reshape(n, 2)
+    return TensorDataset(minigrad.from_numpy(x), minigrad.arange(n)), tud.TensorDataset(torch.from_numpy(x),
+                                                                                        torch.arange(n))
+
+
+@pytest.mark.filterwarnings("ignore:'pin_memory' argument is set as true")  # torch's, without a GPU
+@pytest.mark.parametrize("kwargs", [
+    {"sampler": [5, 3, 3, 0, 22]}, {"sampler": "sequential", "batch_size": 4, "drop_last": True},
+    {"batch_sampler": [[1, 2], [0], [22, 21, 20]]}, {"batch_sampler": "batch"},
+    {"batch_size": None}, {"batch_size": None, "sampler": [4, 2]}, {"batch_size": 5, "drop_last": True},
+    {"batch_size": 4, "collate_fn": "first"}, {"batch_size": 6, "pin_memory": True},
+], ids=str)
+def test_sampler_options_give_torchs_batches(kwargs):
+    ours_ds, torch_ds = numbered()
+
+    def options(lib):
+        out = dict(kwargs)
+        if out.get("sampler") == "sequential":
+            out["sampler"] = lib.utils.data.SequentialSampler(range(23))
+        if out.get("batch_sampler") == "batch":
+            out["batch_sampler"] = lib.utils.data.BatchSampler(range(23), 7, False)
+        if out.get("collate_fn") == "first":
+            out["collate_fn"] = lambda samples: samples[0]
+        return out
+    ours = DataLoader(ours_ds, **options(minigrad))
+    theirs = tud.DataLoader(torch_ds, **options(torch))
+    assert len(ours) == len(theirs)
+    assert [plain(b) for b in ours] == [plain(b) for b in theirs]
+
+
+def test_default_convert_matches_torch():
+    samples = [np.arange(3, dtype=np.int16), {"a": np.float32(1.5), "b": [np.zeros(2), "s"]}, (1, 2.5),
+               Point(np.ones(1), 3)]
+    for sample in samples:
+        assert plain(minigrad.utils.data.default_convert(sample)) == plain(tud.default_convert(sample))
+
+
+# ---------------------------------------------------------------------------------------------- worker processes
+class Probe(Dataset):
+    """Each sample reports the worker that made it and draws from every random stream a worker seeds."""
+
+    def __len__(self):
+        return 12
+
+    def __getitem__(self, i):
+        info = get_worker_info()
+        return {"i": i, "worker": -1 if info is None else info.id, "seed": -1 if info is None else info.seed,
+                "workers": -1 if info is None else info.num_workers, "numpy": float(np.random.rand()),
+                "minigrad": float(minigrad.rand(()).item()), "python": random.random(),
+                "init": os.environ.get("H12_INIT", "")}
+
+
+def set_init_marker(worker_id):
+    os.environ["H12_INIT"] = f"init {worker_id}"  # worker_init_fn runs in the worker, before any sample
+
+
+def batches(loader):
+    return [plain(b) for b in loader]
+
+
+@pytest.mark.parametrize("num_workers,prefetch_factor", [(1, 1), (2, 2), (3, 4)])
+@pytest.mark.parametrize("kind", ["tensors", "per item", "shuffled", "drop_last", "collate_fn", "batch_sampler"])
+def test_workers_give_the_same_batches_as_the_main_process(kind, num_workers, prefetch_factor):
+    ds = TensorDataset(minigrad.randn(41, 3), minigrad.arange(41))
+    kwargs = {"batch_size": 4}
+    if kind == "per item":
+        ds = PerItem(ds)
+    elif kind == "shuffled":
+        kwargs["shuffle"] = True
+    elif kind == "drop_last":
+        kwargs.update(batch_size=6, drop_last=True)
+    elif kind == "collate_fn":
+        kwargs["collate_fn"] = collate_sum
+    elif kind == "batch_sampler":
+        kwargs = {"batch_sampler": BatchSampler(RandomSampler(range(41)), 5, False)}
+    minigrad.manual_seed(7)
+    expected = batches(DataLoader(ds, **kwargs))
+    minigrad.manual_seed(7)
+    got = batches(DataLoader(ds, num_workers=num_workers, prefetch_factor=prefetch_factor, **kwargs))
+    assert got == expected
+
+
+def collate_sum(samples):
+    return sum(float(x.sum().item()) for x, _ in samples)
+
+
+PROBE_KEYS = ("i", "worker", "seed", "workers", "numpy", "minigrad", "python", "init")
+
+
+def probe_samples(loader):
+    """One row per sample: the Probe fields, as plain Python values."""
+    rows = []
+    for batch in loader:
+        columns = [batch[k].tolist() if isinstance(batch[k], minigrad.Tensor) else list(batch[k]) for k in PROBE_KEYS]
+        rows += [dict(zip(PROBE_KEYS, row)) for row in zip(*columns)]
+    return rows
+
+
+def test_workers_are_seeded_and_described_as_torch():
+    assert get_worker_info() is None  # in the main process
+    probe = DataLoader(Probe(), batch_size=2, num_workers=3, worker_init_fn=set_init_marker)
+    minigrad.manual_seed(11)
+    first = probe_samples(probe)
+    minigrad.manual_seed(11)
+    base_seed = int(minigrad.randint(0, 2 ** 63 - 1, ()).item())  # as torch: drawn as the iteration starts
+    for row in first:
+        assert row["worker"] == (row["i"] // 2) % 3 and row["workers"] == 3  # batches go round robin
+        assert row["seed"] == base_seed + row["worker"] and row["init"] == f"init {row['worker']}"
+    for stream in ("numpy", "minigrad", "python"):  # every stream seeded differently in each worker
+        assert len({row[stream] for row in first}) == len(first)
+    minigrad.manual_seed(11)
+    assert probe_samples(probe) == first  # reproducible under the same seed
+    minigrad.manual_seed(12)
+    other = probe_samples(probe)
+    assert all(a[s] != b[s] for a, b in zip(first, other) for s in ("numpy", "minigrad", "python"))
+
+
+class Faulty(Dataset):
+    def __init__(self, error):
+        self.error = error
+
+    def __len__(self):
+        return 10
+
+    def __getitem__(self, i):
+        if i == 7:
+            if self.error == "exit":
+                os._exit(3)
+            if self.error == "sleep":
+                time.sleep(30)
+            raise self.error("bad sample 7")
+        return np.float32(i)
+
+
+@pytest.mark.parametrize("error", [ValueError, KeyError, ZeroDivisionError])
+def test_a_worker_exception_is_reraised_with_the_worker_id(error):
+    loader = DataLoader(Faulty(error), batch_size=2, num_workers=2)
+    iterator = iter(loader)
+    assert [b.tolist() for b in itertools.islice(iterator, 3)] == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+    with pytest.raises(error) as info:
+        next(iterator)
+    message = str(info.value.args[0])
+    assert f"Caught {error.__name__} in DataLoader worker process 1." in message  # batch 3 went to worker 1
+    assert "Original Traceback (most recent call last)" in message and "bad sample 7" in message
+    assert iterator.workers == []  # shut down
+
+
+def failing_init(worker_id):
+    raise RuntimeError(f"init failed in {worker_id}")
+
+
+def test_worker_init_fn_errors_dead_workers_and_timeouts_are_reported():
+    with pytest.raises(RuntimeError, match="(?s)Caught RuntimeError in DataLoader worker process 0.*init failed in 0"):
+        next(iter(DataLoader(Faulty(ValueError), num_workers=1, worker_init_fn=failing_init)))
+    with pytest.raises(RuntimeError, match=r"DataLoader worker \(pid\(s\) \d+\) exited unexpectedly"):
+        list(DataLoader(Faulty("exit"), batch_size=2, num_workers=1))
+    loader = DataLoader(Faulty("sleep"), batch_size=2, num_workers=1, timeout=0.5)
+    iterator = iter(loader)
+    with pytest.raises(RuntimeError, match=r"DataLoader timed out after 0.5 seconds"):
+        list(iterator)
+    assert iterator.workers == []
+
+
+def test_workers_stop_when_done_abandoned_or_persistent():
+    ds = TensorDataset(minigrad.arange(20))
+    iterator = iter(DataLoader(ds, batch_size=3, num_workers=2))
+    processes = list(iterator.workers)
+    assert len(list(iterator)) == 7
+    assert iterator.workers == [] and not any(p.is_alive() for p in processes)  # exhausted: shut down
+    iterator = iter(DataLoader(ds, batch_size=3, num_workers=2))
+    next(iterator)
+    processes = list(iterator.workers)
+    del iterator  # abandoned mid-epoch
+    assert not any(p.is_alive() for p in processes)
+
+    loader = DataLoader(ds, batch_size=3, num_workers=2, persistent_workers=True)
+    expected = batches(DataLoader(ds, batch_size=3))
+    first = iter(loader)
+    pids = [p.pid for p in first.workers]
+    assert batches(first) == expected
+    partial = iter(loader)
+    next(partial)  # an epoch abandoned with batches in flight, then a whole one on the same workers
+    again = iter(loader)
+    assert batches(again) == expected and [p.pid for p in again.workers] == pids
+    processes = list(again.workers)
+    again.shutdown()
+    assert not any(p.is_alive() for p in processes)

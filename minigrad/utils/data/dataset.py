@@ -26,7 +26,7 @@ class Dataset(Generic[T_co]):
     def __getitem__(self, index: int) -> T_co:
         raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
 
-    def get_batch(self, indices: np.ndarray) -> Any | None:
+    def get_batch(self, indices: np.ndarray) -> Any | None:  # noqa: ARG002 (the protocol's signature)
         """The collated batch for `indices` in one step, or None to make the loader use ``__getitem__``."""
         return None
 
