@@ -63,13 +63,13 @@ def weights(path):
 
 
 def test_example_trains_saves_and_resumes_bit_identically(tmp_path, capsys, offline):  # noqa: F811
-    write_tiny(tmp_path / "MNIST" / "raw", n_train=64, n_test=32)
-    common = ["--data-dir", str(tmp_path), "--limit", "48", "--batch-size", "24", "--test-batch-size", "16"]
+    write_tiny(tmp_path / "MNIST" / "raw", n_train=40, n_test=16)
+    common = ["--data-dir", str(tmp_path), "--limit", "32", "--batch-size", "16", "--test-batch-size", "16"]
     straight, first, resumed = tmp_path / "straight.npz", tmp_path / "first.npz", tmp_path / "resumed.npz"
     assert mnist_cnn.main(common + ["--epochs", "2", "--save", str(straight)]) == 0
     out = capsys.readouterr().out
-    assert len(re.findall(r"Test set: Average loss: \d+\.\d{4}, Accuracy: \d+/32 \(\d+\.\d{2}%\)", out)) == 2, out
-    assert "mnist: 48 training / 32 test samples on cpu" in out and "Done: 2 epoch(s)" in out
+    assert len(re.findall(r"Test set: Average loss: \d+\.\d{4}, Accuracy: \d+/16 \(\d+\.\d{2}%\)", out)) == 2, out
+    assert "mnist: 32 training / 16 test samples on cpu" in out and "Done: 2 epoch(s)" in out
 
     assert mnist_cnn.main(common + ["--epochs", "1", "--save", str(first)]) == 0
     assert mnist_cnn.main(common + ["--epochs", "2", "--resume", str(first), "--save", str(resumed)]) == 0
