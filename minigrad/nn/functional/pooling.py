@@ -48,9 +48,10 @@ def _window_geometry(x: Tensor, kernel, stride, padding, dilation, ceil_mode) ->
     if any(k // 2 < p for k, p in zip(kernel, padding)):
         raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got padW = {padding[-1]}, "
                            f"padH = {padding[0]}, kW = {kernel[-1]}, kH = {kernel[0]}")
-    if min(out) < 1:
-        raise RuntimeError(f"Given input size: ({'x'.join(map(str, x.shape[1:]))}). Calculated output size: "
-                           f"({'x'.join(map(str, (x.shape[1],) + out))}). Output size is too small")
+    if min(out) < 1:  # torch pools 1-d input as 2-d of height 1, and says so
+        planes = (x.shape[1],) + (1,) * (2 - len(spatial))
+        raise RuntimeError(f"Given input size: ({'x'.join(map(str, planes + spatial))}). Calculated output size: "
+                           f"({'x'.join(map(str, planes + out))}). Output size is too small")
     # hi padding reaches the end of the last (ceil_mode: possibly partial) window, and no further
     pairs = tuple((p, max(0, (o - 1) * s + d * (k - 1) + 1 - n - p))
                   for n, k, p, s, d, o in zip(spatial, kernel, padding, stride, dilation, out))
@@ -99,12 +100,26 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     if input.ndim not in (2, 3):
         raise RuntimeError(f"max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for "
                            f"input, but got:{list(input.shape)}")
-    kernel = _single(kernel_size)
+    kernel, padding, dilation = _single(kernel_size), _single(padding), _single(dilation)
     stride = kernel if stride is None or len(_seq(stride)) == 0 else _single(stride)
-    return _max_pool(input, kernel, stride, _single(padding), _single(dilation), ceil_mode, return_indices)
+    (k,), (s,), (p,), (d,) = kernel, stride, padding, dilation
+    for ok, what in ((k > 0, f"kernel_size must be greater than zero, but got {k}"),
+                     (s > 0, f"stride must be greater than zero, but got {s}"),
+                     (p >= 0, f"padding must be non-negative, but got {p}"),
+                     (p <= k // 2, f"padding should be at most half of kernel size, but got padding={p} and "
+                                   f"kernel_size={k}"),
+                     (d > 0, f"dilation must be greater than zero, but got {d}")):
+        if not ok:
+            raise RuntimeError(f"max_pool1d() {what}")
+    size = _pool_out_size(input.shape[-1], k, p, s, d, ceil_mode)
+    if size < 1:
+        raise RuntimeError(f"max_pool1d() Invalid computed output size: {size}")
+    return _max_pool(input, kernel, stride, padding, dilation, ceil_mode, return_indices)
 
 
 def _avg_pool(input: Tensor, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    if input.array.dtype.kind != "f" and input.array.dtype.name != "int64":
+        raise NotImplementedError(f'"avg_pool2d" not implemented for \'{_scalar_name(input)}\'')
     x, unbatch = _batched(input, len(kernel))
     ones = (1,) * len(kernel)
     out, pairs = _window_geometry(x, kernel, stride, padding, ones, ceil_mode)
