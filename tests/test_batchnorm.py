@@ -147,6 +147,7 @@ def test_gradcheck_and_second_derivatives_match_torch(shape, training, rng):
 
     inputs = [minigrad.tensor(v, requires_grad=True) for v in (x, w, b)]
     assert minigrad.autograd.gradcheck(fn(minigrad), inputs)
+    assert minigrad.autograd.gradgradcheck(fn(minigrad), inputs)
     seconds = []
     for lib in (minigrad, torch):  # double backward, through a create_graph first backward
         ins = [lib.tensor(v, requires_grad=True) for v in (x, w, b)]

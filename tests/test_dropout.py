@@ -200,6 +200,7 @@ def test_gradcheck_and_second_derivative(name, rng):
         return call(minigrad, name, x * x, 0.4)
 
     assert minigrad.autograd.gradcheck(fn, (x,))
+    assert minigrad.autograd.gradgradcheck(fn, (x,))
     # d/dx sum(g * dropout(x^2)) = 2 g x mask; its own gradient (of the sum) is 2 g mask
     g = minigrad.tensor(rng.standard_normal(x.shape))
     (first,) = minigrad.autograd.grad((fn(x) * g).sum(), (x,), create_graph=True)
