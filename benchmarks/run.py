@@ -3,6 +3,8 @@
     python benchmarks/run.py                 # the whole suite, a few minutes
     python benchmarks/run.py --quick         # under a minute
     python benchmarks/run.py --only step,ops --device cuda --out /tmp/bench.json
+    python benchmarks/run.py --plot          # also a bar chart of minigrad/torch: results/ratios.png
+    MINIGRAD_KERNELS=reference python benchmarks/run.py   # NumPy reference kernels instead of numba
 
 Method. Every workload is first checked: from the same initial state, each contender's result
 (loss, updated weights, gradients) must match the NumPy contender's (np.allclose at float32
@@ -41,7 +43,11 @@ from machine import CpuMonitor, machine_info  # noqa: E402
 
 from minigrad._atomic import atomic_write  # noqa: E402
 
-GROUPS = ("step", "epoch", "ops")
+GROUPS = ("step", "epoch", "ops", "cnn", "rnn")
+# The CNN and RNN workloads live beside their models (cnn.py, rnn.py); each module offers
+# <group>_workloads(devices) -> [Workload], imported only when its group is asked for.
+MODEL_GROUPS = {"cnn": "cnn_workloads", "rnn": "rnn_workloads"}
+DEFAULT_PLOT = os.path.join(HERE, "results", "ratios.png")
 DEFAULT_OUT = os.path.join(HERE, "results", "latest.json")
 
 # mode -> settings; --blocks/--iters/--warmup/--epoch-batches override
@@ -284,13 +290,41 @@ def _json_default(o):
     return str(o)
 
 
+def plot_ratios(report, path: str) -> None:
+    """A horizontal bar per workload and minigrad contender: median(minigrad) / median(torch), 1 = parity."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bars = [(f"{w['key']}" + ("" if label == "minigrad" else f" [{label}]"), r["vs_torch"])
+            for w in report["workloads"] for label, r in w["ratios"].items() if "vs_torch" in r]
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(bars) + 1.4))
+    names, values = zip(*bars) if bars else ((), ())
+    ys = range(len(bars))[::-1]
+    ax.barh(ys, values, color=["tab:green" if v <= 1 else "tab:red" for v in values])
+    ax.set_yticks(list(ys), names, fontsize=8)
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    for y, v in zip(ys, values):
+        ax.text(v, y, f" {v:.2f}x", va="center", fontsize=7)
+    busy = report.get("machine_load", {}).get("other_cpu_frac")
+    ax.set_xlabel("minigrad / torch, median time (lower is better; < 1: minigrad faster)")
+    ax.set_title(f"minigrad vs torch, {report['mode']} run {report['timestamp'][:16]}, kernels: {report['kernels']}"
+                 + (f"\nother processes used {busy:.0%} of the CPUs" if busy is not None and busy >= 0.05 else ""),
+                 fontsize=9)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=110)
+    plt.close(fig)
+
+
 # --------------------------------------------------------------------------- CLI
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="fewer/shorter blocks, partial epoch: under a minute")
-    p.add_argument("--only", default=",".join(GROUPS), help="comma-separated groups: step,epoch,ops")
+    p.add_argument("--only", default=",".join(GROUPS), help="comma-separated groups: " + ",".join(GROUPS))
     p.add_argument("--match", default=None,
                    help="comma-separated substrings; keep workloads whose key contains one (e.g. 784-100-10/b64)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "all"), default="auto",
@@ -307,6 +341,9 @@ def parse_args(argv=None):
     p.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
                    help="first wait up to SECONDS for other processes to use < 10%% of the CPUs")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"JSON output path (default {os.path.relpath(DEFAULT_OUT)})")
+    p.add_argument("--plot", nargs="?", const=DEFAULT_PLOT, default=None, metavar="PNG",
+                   help=f"write a bar chart of minigrad/torch per workload (needs matplotlib; default path "
+                        f"{os.path.relpath(DEFAULT_PLOT)})")
     return p.parse_args(argv)
 
 
@@ -324,6 +361,23 @@ def cuda_available() -> tuple[bool, str]:
     except Exception as e:
         return False, f"{type(e).__name__}: {e}"
     return True, ""
+
+
+def kernel_table() -> str:
+    """Which CPU kernel set minigrad picked (numba twins or the NumPy reference; see MINIGRAD_KERNELS)."""
+    from minigrad import backend
+    return backend.kernels(np).__name__.rsplit(".", 1)[-1]
+
+
+def model_workloads(group: str, factory: str, devices, log) -> list:
+    """The workloads of ``<group>.py`` (e.g. cnn.py's cnn_workloads); none, with a note, if it is not there yet."""
+    import importlib
+    try:
+        make = getattr(importlib.import_module(group), factory)
+    except (ImportError, AttributeError) as e:
+        log(f"no {group} workloads: {type(e).__name__}: {e}")
+        return []
+    return make(devices)
 
 
 def wait_idle(max_s: float, log, threshold: float = 0.10, window_s: float = 2.0) -> None:
@@ -382,6 +436,8 @@ def main(argv=None) -> int:
     if info.get("gpu"):
         print(f"gpu: {info['gpu']}")
     print("OpenBLAS env: " + ", ".join(f"{k}={v}" for k, v in info["openblas_env"].items()))
+    kernels = kernel_table()
+    print(f"minigrad CPU kernels: {kernels}")
     print(flush=True)
 
     wls = []
@@ -392,6 +448,9 @@ def main(argv=None) -> int:
                                  tensor_dataset_variant=cfg["tensor_dataset_variant"])
     if "ops" in groups:
         wls += W.ops_workloads(devices)
+    for group, factory in MODEL_GROUPS.items():
+        if group in groups:
+            wls += model_workloads(group, factory, devices, log)
     if args.match:
         pats = [m.strip() for m in args.match.split(",") if m.strip()]
         wls = [w for w in wls if any(p in w.key for p in pats)]
@@ -432,6 +491,7 @@ def main(argv=None) -> int:
         "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
         "devices": devices,
         "machine": info,
+        "kernels": kernels,
         "method": {
             "timing": "per contender: warm-up, then iterations per block calibrated to target_block_s; "
                       "blocks interleaved with a rotating order, each preceded by an untimed cooldown_s sleep "
@@ -474,6 +534,12 @@ def main(argv=None) -> int:
         print(f"\nother processes used {busy:.0%} of the machine's CPU time while this ran"
               + (" -- the machine was not idle: timings are noisier and slower than on an idle one"
                  if busy >= 0.05 else ""))
+    if args.plot and results:
+        try:
+            plot_ratios(report, args.plot)
+            print(f"chart: {args.plot}")
+        except ImportError as e:
+            print(f"no chart: {e} (pip install minigrad[plot])")
     print(f"wall time {report['wall_s']:.1f}s; JSON: {args.out}")
     return 0 if passed else 1
 

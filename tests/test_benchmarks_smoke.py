@@ -12,13 +12,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN = os.path.join(ROOT, "benchmarks", "run.py")
 
 
-def _run(tmp_path, *args):
+def _run(tmp_path, *args, files=("bench.json",)):
     out = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, RUN, *args, "--blocks", "2", "--iters", "2", "--warmup", "1",
                            "--out", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert [p.name for p in tmp_path.iterdir()] == ["bench.json"], "a temporary file was left behind"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files), "a temporary file was left behind"
     return json.loads(out.read_text()), proc.stdout
 
 
@@ -45,9 +45,14 @@ def test_step_workload_runs_and_checks(tmp_path):
     assert "command:" in stdout and "step/784-100-10/b64" in stdout
 
 
-def test_ops_workload_runs(tmp_path):
-    report, _ = _run(tmp_path, "--only", "ops", "--match", "tiny-graph", "--no-memory")
+def test_ops_workload_runs_and_plots(tmp_path):
+    pytest.importorskip("matplotlib", reason="the chart needs the plot extra")
+    chart = tmp_path / "ratios.png"
+    report, stdout = _run(tmp_path, "--only", "ops", "--match", "tiny-graph", "--no-memory", "--plot", str(chart),
+                          files=("bench.json", "ratios.png"))
     assert report["correctness"]["passed"] is True
     (wl,) = report["workloads"]
     assert set(wl["contenders"]) >= {"numpy", "torch", "minigrad"}
     assert all("median_s" in c for c in wl["contenders"].values())
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert report["kernels"] in ("numba_cpu", "reference") and f"kernels: {report['kernels']}" in stdout
