@@ -132,7 +132,7 @@ class FrameworkContender(Contender):
 # --------------------------------------------------------------------------- training step
 
 class NumpyStep(NumpyContender):
-    def __init__(self, sizes, weights, x, y):
+    def __init__(self, _sizes, weights, x, y):  # the weights carry the sizes; the argument keeps the contenders alike
         self.net, self.x, self.y = NumpyMLP(weights, LR, MOMENTUM), x, y
         self.loss = None
 
@@ -202,7 +202,7 @@ class NumpyEpoch(NumpyContender):
     """The floor for an epoch: shuffle indices, gather each batch with np.take into a
     preallocated buffer, train. No Dataset/DataLoader objects, no per-sample Python."""
 
-    def __init__(self, sizes, weights, images, labels, batch, max_batches=None, seed=0):
+    def __init__(self, _sizes, weights, images, labels, batch, max_batches=None, seed=0):  # sizes: as NumpyStep
         self.net = NumpyMLP(weights, LR, MOMENTUM)
         self.X = images.reshape(len(images), -1)
         self.Y = labels

@@ -149,7 +149,7 @@ def randint(low, high=None, size=(), generator=None, dtype=None, device=None) ->
 
 
 def randperm(n: int, generator=None, dtype=None, device=None) -> Tensor:
-    return _random(lambda rng, shape: rng.permutation(n).astype(np.int64), (), generator, dtype, device, False)
+    return _random(lambda rng, _shape: rng.permutation(n).astype(np.int64), (), generator, dtype, device, False)
 
 
 def rand_like(t: Tensor, dtype=None, device=None) -> Tensor:

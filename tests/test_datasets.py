@@ -128,7 +128,8 @@ def test_read_idx_huge_header_is_a_clear_error_not_an_overflow(tmp_path, gz):
     data = idx_bytes(0x0E02, (2 ** 31, 2 ** 31), payload=bytes(64))  # float64: 2**65 bytes
     path = tmp_path / ("huge.gz" if gz else "huge")
     path.write_bytes(gzip.compress(data) if gz else data)
-    message = r"huge(\.gz)?: truncated: dimensions \(2147483648, 2147483648\) of float64 need 36893488147419103244 bytes"
+    message = (r"huge(\.gz)?: truncated: dimensions \(2147483648, 2147483648\) of float64 "
+               r"need 36893488147419103244 bytes")
     with pytest.raises(IDXFormatError, match=message + r".*(file has 76|more than a \d+-byte gzip file can hold)"):
         read_idx(path)
 

@@ -242,7 +242,8 @@ CASES: list[Case] = [
     unary("index-tensor_0d", lambda lib, a: a[_tensor_on(lib, a, 1)], (3, 4)),
     # ---- joining
     *[Case(f"cat-dim{dim}", lambda lib, a, b, d=dim: lib.cat([a, b], dim=d), (T(*sa), T(*sb)))
-      for dim, sa, sb in [(0, (2, 3), (4, 3)), (1, (2, 3), (2, 1)), (-1, (2, 3, 2), (2, 3, 1)), (-2, (2, 1, 2), (2, 3, 2))]],
+      for dim, sa, sb in [(0, (2, 3), (4, 3)), (1, (2, 3), (2, 1)), (-1, (2, 3, 2), (2, 3, 1)),
+                          (-2, (2, 1, 2), (2, 3, 2))]],
     Case("cat-three", lambda lib, a, b, c: lib.cat((a, b, c), 1), (T(2, 1), T(2, 3), T(2, 2))),
     Case("cat-same_tensor_twice", lambda lib, a: lib.cat([a, a * 2, a]), (T(2, 3),)),
     *[Case(f"stack-dim{dim}", lambda lib, a, b, c, d=dim: lib.stack([a, b, c], dim=d), (T(2, 3), T(2, 3), T(2, 3)))

@@ -136,7 +136,8 @@ def test_factory_matches_torch(name):
 
 
 RANDOM = {  # name: (draw, expected dtype, shape, check on the values)
-    "rand": (lambda d: minigrad.rand(2, 3, device=d), minigrad.float32, (2, 3), lambda a: (a >= 0).all() and (a < 1).all()),
+    "rand": (lambda d: minigrad.rand(2, 3, device=d), minigrad.float32, (2, 3),
+             lambda a: (a >= 0).all() and (a < 1).all()),
     "rand_tuple": (lambda d: minigrad.rand((4,), device=d), minigrad.float32, (4,), lambda a: (a < 1).all()),
     "rand_float64": (lambda d: minigrad.rand(3, dtype=minigrad.float64, device=d), minigrad.float64, (3,),
                      lambda a: (a < 1).all()),
@@ -161,7 +162,8 @@ def test_random_and_empty_factories(name, device):
 
 
 def test_factory_requires_grad_and_device(device):
-    for t in (minigrad.zeros(2, requires_grad=True, device=device), minigrad.randn(2, requires_grad=True, device=device),
+    for t in (minigrad.zeros(2, requires_grad=True, device=device),
+              minigrad.randn(2, requires_grad=True, device=device),
               minigrad.ones_like(minigrad.zeros(2), requires_grad=True, device=device)):
         assert t.requires_grad and t.is_leaf and t.device.type == device
 
@@ -183,7 +185,8 @@ def test_manual_seed_makes_draws_reproducible(draw):
 def test_dtypes_exist_and_print_like_torch():
     for name in ("float32", "float64", "int64", "bool", "int32", "float", "double", "long"):
         assert repr(getattr(minigrad, name)) == repr(getattr(torch, name)).replace("torch.", "minigrad.")
-    assert minigrad.float == minigrad.float32 and minigrad.double == minigrad.float64 and minigrad.long == minigrad.int64
+    assert minigrad.float == minigrad.float32 and minigrad.double == minigrad.float64
+    assert minigrad.long == minigrad.int64
     assert minigrad.float32 != minigrad.float64
     assert minigrad.tensor([True]).dtype == minigrad.bool
 
