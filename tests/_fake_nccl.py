@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import threading
 import typing
 
 import numpy as np
@@ -55,11 +56,12 @@ class World:
         self.queue = {}  # call number -> {rank: _Call}
 
     def submit(self, rank, number, call):
-        slot = self.queue.setdefault(number, {})
-        slot[rank] = call
-        if len(slot) == self.size:
-            self.execute([slot[r] for r in range(self.size)])
-            del self.queue[number]
+        with _lock:  # ranks may also run as threads
+            slot = self.queue.setdefault(number, {})
+            slot[rank] = call
+            if len(slot) == self.size:
+                self.execute([slot[r] for r in range(self.size)])
+                del self.queue[number]
 
     def execute(self, calls):
         kinds = {c.kind for c in calls}
@@ -100,15 +102,22 @@ class World:
                     view(ptr, count, code)[...] = sends[(peer, rank)].pop(0)
 
 
-_group = []  # the communicators inside the current groupStart/groupEnd
+_lock = threading.Lock()
+_local = threading.local()  # per thread (rank): the open group, and the calls launched since the last event
+
+
+def _state():
+    if not hasattr(_local, "group"):
+        _local.group, _local.launched = [], []
+    return _local
 
 
 def groupStart():
-    _group.append(set())
+    _state().group.append(set())
 
 
 def groupEnd():
-    for comm in _group.pop():
+    for comm in _state().group.pop():
         comm._issue("group", comm.pending_p2p)
         comm.pending_p2p = []
 
@@ -131,7 +140,7 @@ class NcclCommunicator:
         if self.aborted:
             raise NcclError("communicator aborted")
         call = _Call(kind, args)
-        _current_launch.append(call)
+        _state().launched.append(call)
         self.world.submit(self.rank, next(self.count), call)
 
     def allReduce(self, send, recv, count, dtype, op, stream):
@@ -151,13 +160,13 @@ class NcclCommunicator:
                                           "op": op, "recvcount": recvcount})
 
     def send(self, ptr, count, dtype, peer, stream):
-        assert _group, "send outside groupStart/groupEnd"
-        _group[-1].add(self)
+        assert _state().group, "send outside groupStart/groupEnd"
+        _state().group[-1].add(self)
         self.pending_p2p.append(("send", ptr, count, dtype, peer))
 
     def recv(self, ptr, count, dtype, peer, stream):
-        assert _group, "recv outside groupStart/groupEnd"
-        _group[-1].add(self)
+        assert _state().group, "recv outside groupStart/groupEnd"
+        _state().group[-1].add(self)
         self.pending_p2p.append(("recv", ptr, count, dtype, peer))
 
     def check_async_error(self):
@@ -172,7 +181,6 @@ class NcclCommunicator:
 
 
 # ---- the cupy.cuda stand-in: a stream remembers the calls launched on it; an event, those before it
-_current_launch: list = []
 
 
 class Stream:
@@ -187,8 +195,8 @@ class Stream:
 
 class Event:
     def record(self, stream):
-        stream.calls.extend(_current_launch)
-        _current_launch.clear()
+        stream.calls.extend(_state().launched)
+        _state().launched.clear()
         self.calls = list(stream.calls)
 
     @property

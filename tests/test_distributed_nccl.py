@@ -172,3 +172,54 @@ def test_real_nccl_single_rank_world(tmp_path, monkeypatch):
         np.testing.assert_allclose(out[0].cpu().numpy(), np.arange(6, dtype=np.float32))
     finally:
         dist.destroy_process_group()
+
+
+def test_ddp_over_the_nccl_backend_matches_single_process_training():
+    # each rank a thread, as each would be a process: DDP's shape check, rank 0's broadcast and the
+    # bucketed asynchronous all-reduce all run through the NCCL backend's code
+    from minigrad import nn, optim
+    from minigrad.nn.parallel import DistributedDataParallel as DDP
+    n, steps = 2, 3
+    groups = world(n, timeout=20.0)
+
+    def make(seed):
+        minigrad.manual_seed(seed)
+        return nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3))
+
+    def batch(step, rank):
+        rng = np.random.default_rng(100 * step + rank)
+        return minigrad.from_numpy(rng.normal(size=(4, 5)).astype(np.float32)), minigrad.from_numpy(
+            rng.integers(0, 3, size=4))
+
+    models = [make(seed=10 + r) for r in range(n)]  # different initial weights: rank 0's must win
+    errors = []
+
+    def rank_main(r):
+        try:
+            model = DDP(models[r], process_group=groups[r], bucket_cap_mb=1e-6)
+            opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+            for step in range(steps):
+                x, y = batch(step, r)
+                opt.zero_grad()
+                nn.CrossEntropyLoss()(model(x), y).backward()
+                opt.step()
+        except BaseException as error:  # noqa: BLE001  (re-raised by the main thread)
+            errors.append(error)
+
+    threads = [threading.Thread(target=rank_main, args=(r,)) for r in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    reference = make(seed=10)
+    opt = optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    for step in range(steps):
+        parts = [batch(step, r) for r in range(n)]
+        opt.zero_grad()
+        nn.CrossEntropyLoss()(reference(minigrad.cat([p[0] for p in parts])), minigrad.cat([p[1] for p in parts])
+                              ).backward()
+        opt.step()
+    for model in models:
+        for p, q in zip(model.parameters(), reference.parameters()):
+            np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-5)

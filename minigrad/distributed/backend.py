@@ -11,6 +11,8 @@ import enum
 import time
 from typing import Callable
 
+from ..backend import get_array_module
+
 __all__ = ["Backend", "DistBackendError", "DistError", "FailureDetector", "RedOpType", "ReduceOp", "Work"]
 
 SPIN_S = 0.01  # how long a wait polls MPI without sleeping (see Backend.wait)
@@ -127,7 +129,7 @@ class FailureDetector:
     def check(self) -> None:
         """Raise DistBackendError naming the rank if a peer reported a failure or was seen to die."""
 
-    def unresponsive(self, grace: float) -> list[int] | None:
+    def unresponsive(self, grace: float) -> list[int] | None:  # noqa: ARG002  (the interface)
         """Ranks that did not answer a liveness ping within ``grace`` seconds, or None when unknown."""
         return None
 
@@ -153,7 +155,6 @@ class Backend:
     """
 
     name = "undefined"
-    host_only = False  # True: arrays must be host (numpy) arrays; c10d stages device arrays through the host
     supported_ops = frozenset(RedOpType) - {RedOpType.PREMUL_SUM}
 
     def __init__(self, rank: int, world_size: int, timeout: float, detector: FailureDetector | None = None):
@@ -163,6 +164,16 @@ class Backend:
         self.detector = detector or FailureDetector()
         self.broken: BaseException | None = None  # the first failure: later calls re-raise it at once
         self.sequence = 0  # collectives issued so far, named in error messages as torch's watchdog does
+
+    # ---- where the transport's buffers live
+    def stage(self, array):
+        """``array`` where the transport can read it (a copy when it lives elsewhere): the host for MPI,
+        the GPU for NCCL. c10d copies results back into the caller's tensor."""
+        return array
+
+    def array_module(self, array):
+        """The array module for new buffers of this transport (numpy for MPI, cupy for NCCL)."""
+        return get_array_module(array)
 
     # ---- the transport: one method per collective
     def all_reduce(self, array, op: RedOpType) -> Work:

@@ -11,7 +11,7 @@ import os
 import sys
 from datetime import timedelta
 
-from ..backend import Device, get_array_module, to_device, to_numpy
+from ..backend import Device, get_array_module, to_device
 from ..tensor import Tensor
 from .backend import (
     Backend,
@@ -97,7 +97,7 @@ def _seconds(timeout) -> float:
 
 def init_process_group(backend: str | None = None, init_method: str | None = None, timeout: timedelta | None = None,
                        world_size: int = -1, rank: int = -1, store=None, group_name: str = "", pg_options=None,
-                       device_id=None) -> None:
+                       device_id=None) -> None:  # noqa: ARG001  (torch's signature; NCCL picks the local GPU)
     """Join the default group. Ranks come from the launcher: MPI's COMM_WORLD (mpiexec) for both backends;
     for ``nccl`` with ``init_method='file://PATH'``, from ``rank``/``world_size`` or $RANK/$WORLD_SIZE.
     ``backend=None`` means ``mpi``. ``timeout`` bounds every wait: past it, the collective raises
@@ -134,10 +134,11 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
 def destroy_process_group(group=None) -> None:
     if _World.default is None:
         raise AssertionError("Process group cannot be None")  # torch's type and message
-    pg = _World.default
-    _World.default = None
+    pg = _pg(group)
+    if pg is _World.default:
+        _World.default = None
+        _remove_failure_hooks()
     pg.backend.shutdown()
-    _remove_failure_hooks()
 
 
 def _pg(group) -> ProcessGroup:
@@ -248,9 +249,8 @@ def _check_count(tensors, pg: ProcessGroup, what: str, param: str) -> None:
 
 # ------------------------------------------------------------------------------------------------ staging
 def _buffer(array, backend: Backend):
-    """A contiguous array the backend can hand to its transport (a host copy for host-only backends)."""
-    if backend.host_only:
-        array = to_numpy(array)
+    """A contiguous array the backend can hand to its transport (a copy when it lives on the wrong side)."""
+    array = backend.stage(array)
     xp = get_array_module(array)
     return array if array.flags.c_contiguous and array.ndim else xp.ascontiguousarray(array).reshape(-1)
 
@@ -268,8 +268,7 @@ def _write(tensor: Tensor, values) -> None:
 
 def _empty(like: Tensor, count: int, backend: Backend):
     """``count`` copies of ``like``'s shape, back to back, where the backend can use them."""
-    array = to_numpy(like.array) if backend.host_only else like.array
-    return get_array_module(array).empty((count,) + tuple(like.shape), dtype=array.dtype)
+    return backend.array_module(like.array).empty((count,) + tuple(like.shape), dtype=like.array.dtype)
 
 
 def _run(work: Work, async_op: bool):
@@ -353,7 +352,7 @@ def reduce_scatter(output: Tensor, input_list: list, op=ReduceOp.SUM, group=None
         _check_same(t, output, i, "reduce_scatter", pg)
     stacked = _empty(output, pg.size(), pg.backend)
     for r, t in enumerate(input_list):
-        stacked[r] = to_numpy(t.array) if pg.backend.host_only else t.array
+        stacked[r] = pg.backend.stage(t.array)
     out = _buffer(output.array, pg.backend)
     return _run(pg.backend.reduce_scatter(out, stacked, op).then(lambda: _write(output, out)), async_op)
 
@@ -409,14 +408,14 @@ def scatter(tensor: Tensor, scatter_list: list | None = None, src: int | None = 
             _check_same(t, tensor, i, "scatter", pg)
         stacked = _empty(tensor, pg.size(), pg.backend)
         for r, t in enumerate(scatter_list):
-            stacked[r] = to_numpy(t.array) if pg.backend.host_only else t.array
+            stacked[r] = pg.backend.stage(t.array)
     elif scatter_list:
         raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
     out = _buffer(tensor.array, pg.backend)
     return _run(pg.backend.scatter(out, stacked, root).then(lambda: _write(tensor, out)), async_op)
 
 
-def barrier(group=None, async_op: bool = False, device_ids=None):
+def barrier(group=None, async_op: bool = False, device_ids=None):  # noqa: ARG001  (torch's signature)
     """Wait until every rank has reached this call."""
     return _run(_pg(group).backend.barrier(), async_op)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import to_numpy
 from .backend import Backend, RedOpType, Work
 from .control import MPIControl
 
@@ -23,7 +24,6 @@ def load_mpi():
 
 class MPIBackend(Backend):
     name = "mpi"
-    host_only = True  # the pip mpich is not CUDA-aware: device arrays go through the host (c10d stages them)
 
     def __init__(self, timeout: float, MPI=None):
         MPI = MPI or load_mpi()
@@ -36,6 +36,12 @@ class MPIBackend(Backend):
         self.ops = {RedOpType.SUM: MPI.SUM, RedOpType.AVG: MPI.SUM, RedOpType.PRODUCT: MPI.PROD,
                     RedOpType.MIN: MPI.MIN, RedOpType.MAX: MPI.MAX, RedOpType.BAND: MPI.BAND,
                     RedOpType.BOR: MPI.BOR, RedOpType.BXOR: MPI.BXOR}
+
+    def stage(self, array):
+        return to_numpy(array)  # the pip mpich is not CUDA-aware: device arrays travel through the host
+
+    def array_module(self, array):  # noqa: ARG002  (the interface)
+        return np
 
     def _work(self, what: str, request, finish=None) -> Work:
         return Work(self, what, request.Test, finish)

@@ -64,6 +64,12 @@ class NCCLBackend(Backend):
             ("int8", "NCCL_INT8"), ("uint8", "NCCL_UINT8"), ("int32", "NCCL_INT32"), ("int64", "NCCL_INT64"),
             ("float16", "NCCL_FLOAT16"), ("float32", "NCCL_FLOAT32"), ("float64", "NCCL_FLOAT64")]}
 
+    def stage(self, array):
+        return self.xp.asarray(array)  # NCCL reads device memory: host arrays (e.g. DDP's checks) are copied over
+
+    def array_module(self, array):  # noqa: ARG002  (the interface)
+        return self.xp
+
     def _type(self, array) -> int:
         code = self.types.get(np.dtype(array.dtype))
         if code is None:
@@ -154,7 +160,8 @@ class NCCLBackend(Backend):
                                                                 self.ops[RedOpType.SUM], s), token)
 
     def abort(self):
-        with contextlib.suppress(self.nccl.NcclError):  # already aborted or destroyed: nothing left to unblock
+        # already aborted or destroyed: nothing is left to unblock
+        with contextlib.suppress(getattr(self.nccl, "NcclError", RuntimeError)):
             self.comm.abort()  # unblocks kernels waiting for a dead peer
 
     def shutdown(self):

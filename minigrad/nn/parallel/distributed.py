@@ -29,6 +29,7 @@ class DistributedDataParallel(Module):
                  delay_all_reduce_named_params=None, param_to_hook_all_reduce=None, mixed_precision=None,
                  device_mesh=None, init_sync: bool = True):
         super().__init__()
+        del check_reduction  # deprecated in torch and ignored there too
         import minigrad.distributed as dist  # deferred: minigrad.nn must not need the distributed package
         unsupported = {"dim": dim != 0, "gradient_as_bucket_view": gradient_as_bucket_view,
                        "delay_all_reduce_named_params": delay_all_reduce_named_params is not None,
