@@ -22,6 +22,8 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 # Below this many elements a loop runs on one thread: waking the pool costs more than it saves.
 PARALLEL_MIN = 1 << 15
+# Below this many elements a one-ufunc kernel (ReLU) stays with NumPy: calling into numba costs ~3 us.
+NUMPY_MAX = 1 << 13
 
 
 def _compiled(loop):
@@ -49,12 +51,16 @@ def _flat(*arrays):
     first = arrays[0]
     if type(first) is not np.ndarray or first.dtype not in _FLOATS:
         return None
-    for a in arrays[1:]:
+    c_order = f_order = True
+    for a in arrays:  # a plain loop: this runs for every kernel call, so it is kept cheap
         if type(a) is not np.ndarray or a.dtype != first.dtype or a.shape != first.shape:
             return None
-    if all(a.flags.c_contiguous for a in arrays):
+        flags = a.flags
+        c_order = c_order and flags.c_contiguous
+        f_order = f_order and flags.f_contiguous
+    if c_order:
         return [a.reshape(-1) for a in arrays]
-    if all(a.flags.f_contiguous for a in arrays):  # e.g. Linear's weight, stored as a transpose
+    if f_order:  # e.g. Linear's weight, stored as a transpose
         return [a.T.reshape(-1) for a in arrays]
     return None
 
@@ -77,7 +83,7 @@ _RELU_BACKWARD = _compiled(_relu_backward_loop)
 
 
 def relu(xp, a):
-    flat = _flat(a)
+    flat = _flat(a) if a.size >= NUMPY_MAX else None
     if flat is None:
         return reference.relu(xp, a)
     out = np.empty_like(a)
@@ -86,7 +92,7 @@ def relu(xp, a):
 
 
 def relu_backward(grad, out):
-    flat = _flat(grad, out)
+    flat = _flat(grad, out) if grad.size >= NUMPY_MAX else None
     if flat is None:
         return reference.relu_backward(grad, out)
     result = np.empty_like(grad)
