@@ -53,9 +53,11 @@ DEFAULT_OUT = os.path.join(HERE, "results", "latest.json")
 # mode -> settings; --blocks/--iters/--warmup/--epoch-batches override
 MODES = {
     "full": dict(blocks=7, epoch_blocks=3, target_block_s=0.25, warmup_s=0.3, cooldown_s=0.25,
-                 epoch_batches=None, batch_sizes=W.BATCH_SIZES, tensor_dataset_variant=True, memory_iters=3, memory_batches=20),
+                 epoch_batches=None, batch_sizes=W.BATCH_SIZES, tensor_dataset_variant=True, memory_iters=3,
+                 memory_batches=20),
     "quick": dict(blocks=3, epoch_blocks=1, target_block_s=0.05, warmup_s=0.05, cooldown_s=0.15,
-                  epoch_batches=150, batch_sizes=W.BATCH_SIZES, tensor_dataset_variant=False, memory_iters=2, memory_batches=10),
+                  epoch_batches=150, batch_sizes=W.BATCH_SIZES, tensor_dataset_variant=False, memory_iters=2,
+                  memory_batches=10),
 }
 
 

@@ -46,7 +46,7 @@ def nll(xp, logp, coeffs, dim, reduce):
     return out.sum() if reduce else out
 
 
-def cross_entropy_backward(xp, probs, coeffs, grad, dim):
+def cross_entropy_backward(xp, probs, coeffs, grad, dim):  # noqa: ARG001  (xp: for twins that need it)
     """d/dlogits of -sum(coeffs * log_softmax(logits)): grad * (softmax * sum(coeffs) - coeffs)."""
     out = probs * (coeffs.sum(axis=dim, keepdims=True) * grad)  # grad folded into the small per-sample factor
     if grad.ndim == 0 and grad == 1:  # the usual scalar loss: skip a full pass
