@@ -254,3 +254,18 @@ def test_trains_inside_a_model_on_device(device, rng):
     ref.eval()
     model.eval()
     np.testing.assert_allclose(model(x).detach().cpu().numpy(), ref(x.cpu()).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_backward_uses_the_statistics_of_its_own_forward(rng):
+    """An eval forward, then a training step that updates the running statistics, then the first backward:
+    the gradient is that of the function the forward computed. (torch 2.13 differs here: its eval-mode
+    backward reads the buffers as they are at backward time, a silently different gradient.)"""
+    x, other = rng.standard_normal((4, 2)).astype("float32"), rng.standard_normal((4, 2)).astype("float32") * 5 + 3
+    layer = nn.BatchNorm1d(2)
+    layer(minigrad.tensor(other))  # running statistics away from their initial values
+    mean, var = layer.running_mean.numpy().copy(), layer.running_var.numpy().copy()
+    y = layer.eval()(minigrad.tensor(x))
+    layer.train()(minigrad.tensor(other * 2))
+    assert not np.allclose(layer.running_mean.numpy(), mean)
+    y.sum().backward()
+    np.testing.assert_allclose(layer.weight.grad.numpy(), ((x - mean) / np.sqrt(var + 1e-5)).sum(0), rtol=1e-5)
