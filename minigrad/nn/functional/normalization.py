@@ -69,7 +69,6 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             _update_running(running_var, var * (count / (count - 1)), momentum)
     else:
         # copies: backward must see the statistics of this forward even if the buffers are updated before it runs
-        # copies: backward must see the statistics of this forward even if the buffers are updated before it runs
         mean, var = running_mean.array.reshape(stats_shape).copy(), running_var.array.reshape(stats_shape).copy()
     if weight is None:  # constants, so that one primitive serves every option
         weight = Tensor._wrap(xp.ones(channels, dtype=x.dtype))
