@@ -34,13 +34,16 @@ def max_pool_array(xp, x, kernel, stride, padding, dilation, out):
     planes = padded(xp, planes, padding, _lowest(xp, x.dtype))
     views = [planes[(Ellipsis,) + window(o, out, stride, dilation)] for o in offsets(kernel)]
     best = views[0].copy()
-    which = xp.zeros(best.shape, dtype=xp.int16 if len(views) > 127 else xp.int8)
-    for k, v in enumerate(views[1:], 1):
-        take = v > best
-        if x.dtype.kind == "f":
-            take |= xp.isnan(v)  # a NaN always wins, as in torch's kernel
-        xp.copyto(best, v, where=take)
-        xp.copyto(which, k, where=take)
+    for v in views[1:]:
+        xp.maximum(best, v, out=best)  # propagates NaN, as torch's max does
+    which = xp.empty(best.shape, dtype=xp.int16 if len(views) > 127 else xp.int8)
+    for k in range(len(views) - 1, -1, -1):  # descending, so the first offset holding the max wins a tie
+        xp.copyto(which, k, where=views[k] == best)
+    if best.dtype.kind == "f":
+        nan = xp.isnan(best)
+        if nan.any():  # torch's kernel lets every NaN win over what came before: the last NaN is the max
+            for k, v in enumerate(views):
+                xp.copyto(which, k, where=xp.isnan(v))
     return _restore(best, swap), _restore(which, swap)
 
 
