@@ -35,9 +35,10 @@ def _fetch(url: str):
     return urllib.request.urlopen(request, timeout=30)
 
 
-def download_url(url: str, path: Path, md5: str, progress: bool = True) -> None:
-    """Download `url` to `path` via a temp file in the same folder, checking md5; nothing is left on failure."""
-    digest = hashlib.md5(usedforsecurity=False)
+def download_url(url: str, path: Path, md5: str, progress: bool = True, algorithm: str = "md5") -> None:
+    """Download `url` to `path` via a temp file in the same folder, checking its digest (md5, or the hashlib
+    `algorithm` a source publishes, e.g. sha512); nothing is left on failure."""
+    digest = hashlib.new(algorithm, usedforsecurity=False)
     with atomic_write(path) as f, contextlib.closing(_fetch(url)) as response:
         length = getattr(response, "headers", {}).get("Content-Length")
         with tqdm(total=int(length) if length else None, unit="B", unit_scale=True, leave=False,
@@ -47,7 +48,7 @@ def download_url(url: str, path: Path, md5: str, progress: bool = True) -> None:
                 digest.update(chunk)
                 bar.update(len(chunk))
         if digest.hexdigest() != md5:  # raised inside atomic_write: the download is discarded
-            raise RuntimeError(f"checksum mismatch: md5 {digest.hexdigest()}, expected {md5}")
+            raise RuntimeError(f"checksum mismatch: {algorithm} {digest.hexdigest()}, expected {md5}")
 
 
 class MNIST(Dataset):
