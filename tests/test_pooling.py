@@ -204,3 +204,10 @@ def test_errors_match_torch(case):
     theirs, mine = raised(ERRORS[case], torch, TF), raised(ERRORS[case], minigrad, MF)
     assert type(mine) is type(theirs)
     assert first_line(mine) == first_line(theirs)
+
+
+def test_pad_without_padding_is_a_new_tensor():
+    x = minigrad.ones(2, 3)
+    out = MF.pad(x, ())
+    out += 1
+    assert x.numpy().tolist() == [[1.0] * 3] * 2

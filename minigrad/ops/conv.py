@@ -67,7 +67,8 @@ class ConstantPad(Function):
 
     def forward(self, x, padding=None, value=0):
         self.padding = padding
-        return padded(self.xp, x, padding, value)
+        out = padded(self.xp, x, padding, value)
+        return out.copy() if out is x else out  # F.pad(x, ()) is a new tensor, as in torch
 
     def backward(self, grad):
         return ConstantPad.run(self.xp, grad, padding=tuple((-lo, -hi) for lo, hi in self.padding), value=0)
