@@ -343,6 +343,8 @@ def parse_args(argv=None):
     p.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
                    help="first wait up to SECONDS for other processes to use < 10%% of the CPUs")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"JSON output path (default {os.path.relpath(DEFAULT_OUT)})")
+    p.add_argument("--kernels-ab", action="store_true",
+                   help="also time minigrad on the NumPy reference kernels (minigrad[reference]), interleaved")
     p.add_argument("--plot", nargs="?", const=DEFAULT_PLOT, default=None, metavar="PNG",
                    help=f"write a bar chart of minigrad/torch per workload (needs matplotlib; default path "
                         f"{os.path.relpath(DEFAULT_PLOT)})")
@@ -453,6 +455,8 @@ def main(argv=None) -> int:
     for group, factory in MODEL_GROUPS.items():
         if group in groups:
             wls += model_workloads(group, factory, devices, log)
+    if args.kernels_ab:
+        W.add_reference_kernels(wls)
     if args.match:
         pats = [m.strip() for m in args.match.split(",") if m.strip()]
         wls = [w for w in wls if any(p in w.key for p in pats)]

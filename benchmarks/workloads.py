@@ -445,6 +445,50 @@ class Workload:
     meta: dict = field(default_factory=dict)
 
 
+class ReferenceKernels(Contender):
+    """A minigrad CPU contender run on the NumPy reference kernels instead of the numba twins: the kernel
+    table is swapped in around each call, so both kernel sets race in one process, interleaved."""
+
+    def __init__(self, inner: Contender):
+        self.inner = inner
+        self.label, self.framework, self.device = "minigrad[reference]", inner.framework, inner.device
+
+    def _swapped(self, method, *args):
+        from minigrad import backend
+        from minigrad.kernels import reference
+        tables = backend._kernel_tables
+        saved = tables.get(np)
+        tables[np] = reference
+        try:
+            return method(*args)
+        finally:
+            if saved is None:
+                del tables[np]
+            else:
+                tables[np] = saved
+
+    def run(self):
+        self._swapped(self.inner.run)
+
+    def warmup(self, n):
+        self._swapped(self.inner.warmup, n)
+
+    def sync(self):
+        self.inner.sync()
+
+    def snapshot(self):
+        return self.inner.snapshot()
+
+
+def add_reference_kernels(workloads) -> list:
+    """Give each workload with a CPU minigrad contender a minigrad[reference] twin of it (run.py --kernels-ab)."""
+    for wl in workloads:
+        make = wl.factories.get("minigrad")
+        if make is not None:
+            wl.factories["minigrad[reference]"] = lambda make=make: ReferenceKernels(make())
+    return workloads
+
+
 def _frameworks(devices):
     """(framework name, device) pairs in contender order: torch before minigrad per device."""
     return [(name, dev) for dev in devices for name in ("torch", "minigrad")]
