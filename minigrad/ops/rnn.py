@@ -12,8 +12,6 @@ sequence's final state in either direction, and an inactive row passes its gradi
 """
 from ..autograd import Function
 
-MODES = ("rnn_tanh", "rnn_relu", "gru", "lstm")
-
 
 def _sigmoid(xp, a):
     return xp.tanh(a * 0.5) * 0.5 + 0.5  # as ops.Sigmoid: never overflows
@@ -87,6 +85,8 @@ class Recurrence(Function):
         # graph_xp imports Tensor, which imports the ops: it can only be imported at call time
         from ..autograd import graph_xp
         x_proj, w_hh, h0, aux = (tuple(inputs) + (None,))[:4]
+        if self.mode not in ("lstm", "gru"):  # a plain RNN saves nothing derived
+            return x_proj, w_hh, h0, aux, output, None
         h_prev = _previous(graph_xp, output[0], h0, self.reverse)
         lstm = self.mode == "lstm"
         acts = gate_activations(graph_xp, self.mode, x_proj, w_hh, h_prev, None if lstm else aux,

@@ -71,20 +71,9 @@ class PackedSequence(namedtuple("PackedSequence_", ["data", "batch_sizes", "sort
     def cpu(self):
         return self.to("cpu")
 
-    def double(self):
-        return self.to(dtypes.float64)
-
-    def float(self):
-        return self.to(dtypes.float32)
-
-    def half(self):
-        return self.to(dtypes.float16)
-
-    def long(self):
-        return self.to(dtypes.int64)
-
-    def int(self):
-        return self.to(dtypes.int32)
+    # .double(), .float(), ...: the data cast, as torch's PackedSequence has them
+    double, float, half, long, int = (lambda self, d=d: self.to(d) for d in (  # noqa: A003
+        dtypes.float64, dtypes.float32, dtypes.float16, dtypes.int64, dtypes.int32))
 
     @property
     def is_cuda(self) -> bool:
