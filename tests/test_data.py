@@ -508,3 +508,14 @@ def test_workers_stop_when_done_abandoned_or_persistent():
     processes = list(again.workers)
     again.shutdown()
     assert not any(p.is_alive() for p in processes)
+
+
+@pytest.mark.parametrize("options", [{}, {"replacement": True, "num_samples": 30}, {"num_samples": 50}])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_the_loaders_array_batching_equals_batch_sampler_lists(options, drop_last):
+    ds = TensorDataset(minigrad.arange(23))
+    minigrad.manual_seed(5)  # the loader cuts its own BatchSampler's batches from one array of indices
+    fast = batches(DataLoader(ds, batch_size=4, drop_last=drop_last, sampler=RandomSampler(ds, **options)))
+    minigrad.manual_seed(5)
+    lists = BatchSampler(RandomSampler(ds, **options), 4, drop_last)
+    assert batches(DataLoader(ds, batch_sampler=lists)) == fast

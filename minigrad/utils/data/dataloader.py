@@ -175,7 +175,8 @@ class DataLoader:
             raise ValueError("batch_size=None option disables auto-batching and is mutually exclusive with drop_last")
         if sampler is None:
             sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-        if batch_size is not None and batch_sampler is None:
+        builtin_batches = batch_size is not None and batch_sampler is None
+        if builtin_batches:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)  # validates batch_size and drop_last
 
         self.dataset = dataset
@@ -196,6 +197,7 @@ class DataLoader:
         self.persistent_workers = persistent_workers
         self.in_order = in_order
         self.device = None if device is None else minigrad.device(device)
+        self._builtin_batches = builtin_batches
         self._iterator = None
         self._initialized = True
 
@@ -250,6 +252,19 @@ def _context(spec, num_workers: int):
     return spec
 
 
+def _numpy_batches(sampler: Iterable[int], batch_size: int, drop_last: bool) -> Iterator[np.ndarray]:
+    """What BatchSampler(sampler, batch_size, drop_last) yields, as int64 arrays sliced from the epoch's
+    order (~30 us a batch less than lists of Python ints); a generator, so the sampler still draws its
+    order when the first batch is asked for, as torch's does."""
+    if type(sampler) in (SequentialSampler, RandomSampler):  # exactly ours (a subclass may iterate otherwise)
+        order = sampler.order()
+    else:
+        order = np.fromiter(sampler, dtype=np.int64)
+    stop = len(order) - len(order) % batch_size if drop_last else len(order)
+    for start in range(0, stop, batch_size):
+        yield order[start:start + batch_size]
+
+
 class _BaseIter:
     """One pass over the loader. As torch, creating it draws the base seed (from the loader's generator or
     the default one) and starts the index sampler, which draws its order when the first batch is asked for."""
@@ -261,7 +276,11 @@ class _BaseIter:
         self.reset()
 
     def reset(self) -> None:
-        self.indices = iter(self.loader._index_sampler)
+        loader = self.loader
+        if loader._builtin_batches:  # the BatchSampler is ours: the same batches, cut from one array
+            self.indices = _numpy_batches(loader.sampler, loader.batch_size, loader.drop_last)
+        else:
+            self.indices = iter(loader._index_sampler)
 
     def __iter__(self):
         return self

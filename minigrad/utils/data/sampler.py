@@ -9,6 +9,8 @@ import itertools
 from collections.abc import Iterable, Iterator, Sequence, Sized
 from typing import Generic, TypeVar
 
+import numpy as np
+
 import minigrad
 
 T_co = TypeVar("T_co", covariant=True)
@@ -46,6 +48,10 @@ class SequentialSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         return iter(range(len(self.data_source)))
 
+    def order(self) -> np.ndarray:
+        """The indices as one int64 array (the DataLoader's fast path)."""
+        return np.arange(len(self.data_source), dtype=np.int64)
+
     def __len__(self) -> int:
         return len(self.data_source)
 
@@ -72,16 +78,20 @@ class RandomSampler(Sampler[int]):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self) -> Iterator[int]:
+        yield from self.order().tolist()  # a generator: the order is drawn when the first index is asked for
+
+    def order(self) -> np.ndarray:
+        """One epoch's indices as an int64 array, drawn as iterating draws them (the DataLoader's fast path)."""
         n = len(self.data_source)
         generator = self.generator
         if generator is None:
             generator = minigrad.Generator().manual_seed(draw_seed())
         if self.replacement:
-            yield from minigrad.randint(0, n, (self.num_samples,), generator=generator).tolist()
-            return
-        for _ in range(self.num_samples // n):  # whole permutations, then the start of one more
-            yield from minigrad.randperm(n, generator=generator).tolist()
-        yield from minigrad.randperm(n, generator=generator).tolist()[:self.num_samples % n]
+            return minigrad.randint(0, n, (self.num_samples,), generator=generator).numpy()
+        # whole permutations, then the start of one more
+        parts = [minigrad.randperm(n, generator=generator).numpy() for _ in range(self.num_samples // n)]
+        parts.append(minigrad.randperm(n, generator=generator).numpy()[:self.num_samples % n])
+        return np.concatenate(parts).astype(np.int64, copy=False)
 
     def __len__(self) -> int:
         return self.num_samples
