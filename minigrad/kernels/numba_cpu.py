@@ -62,6 +62,11 @@ def _flat(*arrays):
         return [a.reshape(-1) for a in arrays]
     if f_order:  # e.g. Linear's weight, stored as a transpose
         return [a.T.reshape(-1) for a in arrays]
+    strides = first.strides  # dense in another axis order (a conv's channel-major output), all alike
+    if first.ndim > 2 and all(a.strides == strides for a in arrays):
+        order = sorted(range(first.ndim), key=lambda axis: -abs(strides[axis]))
+        if first.transpose(order).flags.c_contiguous:
+            return [a.transpose(order).reshape(-1) for a in arrays]
     return None
 
 
