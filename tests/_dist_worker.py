@@ -209,6 +209,37 @@ def ddp():
     assert model.state_dict().keys() == {f"module.{k}" for k in reference.state_dict()}
 
 
+class Tied(nn.Module):
+    """One Linear applied twice: its grads arrive from two uses, and DDP must reduce their total once."""
+
+    def __init__(self):
+        super().__init__()
+        self.shared = nn.Linear(6, 6)
+        self.head = nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.head(self.shared(self.shared(x).tanh()))
+
+
+def tied():
+    rank, world = dist.get_rank(), dist.get_world_size()
+    minigrad.manual_seed(rank)
+    model = DDP(Tied(), bucket_cap_mb=1e-6)
+    minigrad.manual_seed(0)
+    reference = Tied()
+    opt, ref_opt = optim.SGD(model.parameters(), lr=0.1), optim.SGD(reference.parameters(), lr=0.1)
+    for step in range(3):
+        x, y = batch(step, rank)
+        opt.zero_grad()
+        nn.CrossEntropyLoss()(model(x), y).backward()
+        opt.step()
+        cx, cy = concatenated(step, world)
+        ref_opt.zero_grad()
+        nn.CrossEntropyLoss()(reference(cx), cy).backward()
+        ref_opt.step()
+        assert_same_params(model.module, reference, f"tied weights step {step}")
+
+
 class Branchy(nn.Module):
     def __init__(self):
         super().__init__()

@@ -52,7 +52,7 @@ def launch(tmp_path, n, *scenarios, timeout=120, rank_timeout=20.0, launcher_arg
 @needs_mpi
 @pytest.mark.parametrize("n", [2, 3])
 def test_collectives_and_ddp_match_numpy_and_single_process(tmp_path, n):
-    scenarios = ("collectives", "ddp", "unused")
+    scenarios = ("collectives", "ddp", "tied", "unused")
     rc, _, reports, output = launch(tmp_path, n, *scenarios)
     assert rc == 0, f"{output}\n{reports}"
     for r in range(n):
