@@ -21,11 +21,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "examples"))
 
-import mnist_cnn
+import mnist_cnn  # noqa: E402  (the model users train)
 
-import minigrad
-import minigrad.nn.functional as F
-from minigrad import datasets, transforms
+import minigrad  # noqa: E402
+import minigrad.nn.functional as F  # noqa: E402
+from minigrad import datasets, transforms  # noqa: E402
 
 NORMALISATION = {"mnist": ((0.1307,), (0.3081,)), "fashion-mnist": ((0.2860,), (0.3530,))}
 

@@ -13,9 +13,9 @@ torch = pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import mnist_cnn
-from cnn_accuracy_vs_torch import torch_twin
-from test_mnist_e2e import offline, write_tiny  # noqa: F401  (tiny IDX files; `offline` is a fixture)
+import mnist_cnn  # noqa: E402  (the script users run)
+from cnn_accuracy_vs_torch import torch_twin  # noqa: E402
+from test_mnist_e2e import offline, write_tiny  # noqa: E402,F401  (tiny IDX files; `offline` is a fixture)
 
 
 def twins():

@@ -44,7 +44,7 @@ class BatchNorm(Function):
                 grad_x = grad * k
         return grad_x, grad_x_hat_sum if need_weight else None, grad_sum if need_bias else None
 
-    def saved_for_graph(self, inputs, output):
+    def saved_for_graph(self, inputs, output):  # noqa: ARG002  (the engine's signature)
         """mean and invstd rebuilt from x with recorded ops when they are the batch's, else constants."""
         x, weight = inputs[0], inputs[1]
         _, _, mean, invstd = self.saved

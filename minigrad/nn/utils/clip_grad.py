@@ -43,7 +43,7 @@ def _vector_norm(xp, a, p: float):
 
 @no_grad()
 def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False,
-                   foreach: bool | None = None) -> Tensor:
+                   foreach: bool | None = None) -> Tensor:  # noqa: ARG001  (torch's signature; one implementation)
     """The ``norm_type``-norm of all the tensors' elements together, as if concatenated into one vector."""
     tensors = _as_list(tensors)
     norm_type = float(norm_type)
@@ -62,7 +62,8 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
 
 
 @no_grad()
-def clip_grads_with_norm_(parameters, max_norm: float, total_norm: Tensor, foreach: bool | None = None) -> None:
+def clip_grads_with_norm_(parameters, max_norm: float, total_norm: Tensor,
+                          foreach: bool | None = None) -> None:  # noqa: ARG001  (torch's signature; one implementation)
     """Scale every gradient in place by ``min(max_norm / (total_norm + 1e-6), 1)``."""
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     max_norm = float(max_norm)
@@ -99,7 +100,8 @@ def clip_grad_norm(parameters, max_norm: float, norm_type: float = 2.0, error_if
 
 
 @no_grad()
-def clip_grad_value_(parameters, clip_value: float, foreach: bool | None = None) -> None:
+def clip_grad_value_(parameters, clip_value: float,
+                     foreach: bool | None = None) -> None:  # noqa: ARG001  (torch's signature; one implementation)
     """Clamp every gradient in place to [-clip_value, clip_value]."""
     clip_value = float(clip_value)
     for p in _as_list(parameters):
