@@ -298,7 +298,7 @@ def plot_ratios(report, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    bars = [(f"{w['key']}" + ("" if label == "minigrad" else f" [{label}]"), r["vs_torch"])
+    bars = [(w["key"] + ("" if label == "minigrad" else " " + label.replace("minigrad", "", 1)), r["vs_torch"])
             for w in report["workloads"] for label, r in w["ratios"].items() if "vs_torch" in r]
     fig, ax = plt.subplots(figsize=(8, 0.32 * len(bars) + 1.4))
     names, values = zip(*bars) if bars else ((), ())
@@ -309,9 +309,13 @@ def plot_ratios(report, path: str) -> None:
     for y, v in zip(ys, values):
         ax.text(v, y, f" {v:.2f}x", va="center", fontsize=7)
     busy = report.get("machine_load", {}).get("other_cpu_frac")
+    threads = {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")} if "threads" not in report \
+        else report["threads"]
     ax.set_xlabel("minigrad / torch, median time (lower is better; < 1: minigrad faster)")
     ax.set_title(f"minigrad vs torch, {report['mode']} run {report['timestamp'][:16]}, kernels: {report['kernels']}"
-                 + (f"\nother processes used {busy:.0%} of the CPUs" if busy is not None and busy >= 0.05 else ""),
+                 + (f"\nother processes used {busy:.0%} of the CPUs" if busy is not None and busy >= 0.05 else "")
+                 + ("\nthreads: " + ", ".join(f"{k[:-len('_NUM_THREADS')]} {v}" for k, v in sorted(threads.items()))
+                    if threads else ""),
                  fontsize=9)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -343,6 +347,8 @@ def parse_args(argv=None):
     p.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
                    help="first wait up to SECONDS for other processes to use < 10%% of the CPUs")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"JSON output path (default {os.path.relpath(DEFAULT_OUT)})")
+    p.add_argument("--plot-from", default=None, metavar="JSON",
+                   help="only redraw the chart (--plot) from an earlier run's JSON, e.g. results/latest.json")
     p.add_argument("--kernels-ab", action="store_true",
                    help="also time minigrad on the NumPy reference kernels (minigrad[reference]), interleaved")
     p.add_argument("--plot", nargs="?", const=DEFAULT_PLOT, default=None, metavar="PNG",
@@ -401,6 +407,11 @@ def wait_idle(max_s: float, log, threshold: float = 0.10, window_s: float = 2.0)
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.plot_from:
+        with open(args.plot_from) as f:
+            plot_ratios(json.load(f), args.plot or DEFAULT_PLOT)
+        print(f"chart: {args.plot or DEFAULT_PLOT}")
+        return 0
     wall0, run_monitor = time.perf_counter(), CpuMonitor()
     mode = "quick" if args.quick else "full"
     cfg = dict(MODES[mode])
@@ -498,6 +509,7 @@ def main(argv=None) -> int:
         "devices": devices,
         "machine": info,
         "kernels": kernels,
+        "threads": {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")},
         "method": {
             "timing": "per contender: warm-up, then iterations per block calibrated to target_block_s; "
                       "blocks interleaved with a rotating order, each preceded by an untimed cooldown_s sleep "
