@@ -41,6 +41,57 @@ def _broadcast_shape(a: tuple, b: tuple) -> Size:
     return Size(y if x == 1 else x for x, y in zip(a, b))
 
 
+def _check_matmul(a, b) -> None:
+    """torch's errors for ``a @ b`` (arrays), in the words of the kernel torch runs for each case: dot, mv, mm
+    (batch dims folded into the rows) or bmm (batch dims broadcast). numpy would print a gufunc signature."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D")
+    k, k2 = a.shape[-1], b.shape[0] if b.ndim == 1 else b.shape[-2]
+    name_a, name_b = SCALAR_TYPE_NAMES[a.dtype.name], SCALAR_TYPE_NAMES[b.dtype.name]
+    rows = int(np.prod(a.shape[:-1]))
+    if a.ndim == 1 and b.ndim == 1:
+        if a.dtype != b.dtype:
+            raise RuntimeError(f"dot : expected both vectors to have same dtype, but found {name_a} and {name_b}")
+        if k != k2:
+            raise RuntimeError(f"inconsistent tensor size, expected tensor [{k}] and src [{k2}] to have the same "
+                               f"number of elements, but got {k} and {k2} elements respectively")
+    elif b.ndim == 1:
+        if a.dtype != b.dtype:
+            raise RuntimeError(f"addmv input tensors must have the same dtype, but got {name_b}, {name_a}, and {name_b}")
+        if k != k2:
+            raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{k}), vec ({k2})")
+    elif b.ndim == 2:
+        if a.dtype != b.dtype:
+            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {C_TYPE_NAMES[a.dtype.name]} != "
+                               f"{C_TYPE_NAMES[b.dtype.name]}")
+        if k != k2:
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and {k2}x{b.shape[-1]})")
+    else:
+        batch = int(np.prod(_broadcast_shape(a.shape[:-2], b.shape[:-2])))
+        if a.dtype != b.dtype:
+            raise RuntimeError(f"expected scalar type {name_a} but found {name_b}")
+        if k != k2:
+            raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{batch}, {k}] but "
+                               f"got: [{batch}, {k2}].")
+
+
+class _OperandTypeError(TypeError):
+    """An operand minigrad cannot use as a tensor (None, a string, a list...)."""
+
+
+def _or_not_implemented(method):
+    """torch's operator rule: an operand of an unsupported type gives NotImplemented, so that Python tries the
+    reflected method and then raises its own "unsupported operand type(s) for +: 'Tensor' and 'NoneType'",
+    and ``==`` falls back to identity (``t == None`` is False). The named methods (``t.add(None)``) raise."""
+    def operator(self, other):
+        try:
+            return method(self, other)
+        except _OperandTypeError:
+            return NotImplemented
+    operator.__name__ = operator.__qualname__ = method.__name__
+    return operator
+
+
 class Size(tuple):
     """A tensor's shape: a tuple that prints as torch.Size does."""
 
@@ -51,8 +102,35 @@ class Size(tuple):
         return int(np.prod(self))
 
 
+def _wrap_dim(dim, ndim: int) -> int:
+    """``dim`` counted from 0 for a tensor of ``ndim`` dims (a 0-d tensor takes 0 and -1), or torch's error.
+    Every dim argument goes through here (Tensor._dim for reductions, and the shape methods)."""
+    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
+        raise TypeError(f"dim must be an int (or a tuple of ints), got {type(dim).__name__}")
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return int(dim) % n
+
+
+def _torch_index_error(error: IndexError, ndim: int) -> IndexError:
+    """numpy's indexing errors in torch's words: torch says "dimension" where numpy says "axis"."""
+    message = str(error)
+    if message.startswith("too many indices"):
+        if ndim == 0:
+            return IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` "
+                              "in C++ to convert a 0-dim tensor to a number")
+        return IndexError(f"too many indices for tensor of dimension {ndim}")
+    return IndexError(message.replace(" for axis ", " for dimension "))
+
+
 def _infer_shape(shape: tuple, size: int) -> tuple:
     """``shape`` with a -1 filled in, checked against the element count."""
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    for i, n in enumerate(shape):
+        if n < -1:
+            raise RuntimeError(f"invalid shape dimension {n} at index {i} of shape {list(shape)}")
     known = int(np.prod([n for n in shape if n != -1]))
     inferred = tuple(size // known if n == -1 and known else n for n in shape)
     if shape.count(-1) > 1 or any(n < 0 for n in inferred) or int(np.prod(inferred)) != size:
@@ -101,7 +179,7 @@ class Tensor:
 
     def _init(self, array, requires_grad, grad_fn):
         self.array = array
-        self.grad = None
+        self._grad = None
         self.grad_fn = grad_fn
         self._requires_grad = requires_grad
         self._version_counter = [0]  # bumped by every in-place change; shared with detach()ed views
@@ -121,13 +199,43 @@ class Tensor:
             array = np.asarray(array)
         t = Tensor.__new__(Tensor)
         t.array = array
-        t.grad = None
+        t._grad = None
         t.grad_fn = grad_fn
         t._requires_grad = grad_fn is not None
         t._version_counter = [0]
         return t
 
     # ------------------------------------------------------------------------------------------ attributes
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        """torch's checks: a wrong-shape, -dtype or -device grad would be broadcast or cast into the parameter
+        by the optimizers' in-place updates, silently."""
+        if value is not None:
+            if not isinstance(value, Tensor):
+                kind = type(value)
+                name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {name}")
+            if value is self:
+                raise RuntimeError("can't assign Variable as its own grad")
+            own, new = self.array, value.array
+            if new.dtype != own.dtype:
+                raise RuntimeError(f"attempting to assign a gradient with dtype '{C_TYPE_NAMES[new.dtype.name]}' to "
+                                   f"a tensor with grad_dtype '{SCALAR_TYPE_NAMES[own.dtype.name]}'. The gradient "
+                                   f"must match the tensor's grad_dtype (defaults to the tensor's dtype).")
+            if type(new) is not type(own) or (type(own) is not np.ndarray and value.device != self.device):
+                raise RuntimeError(f"attempting to assign a gradient with device '{value.device}' to a tensor with "
+                                   f"device '{self.device}'. Please ensure that the gradient and the tensor are on "
+                                   f"the same device")
+            if new.shape != own.shape:
+                raise RuntimeError(f"attempting to assign a gradient of size '{list(new.shape)}' to a tensor of size "
+                                   f"'{list(own.shape)}'. Please ensure that the gradient and the tensor are the "
+                                   f"same size")
+        self._grad = value
+
     @property
     def requires_grad(self) -> bool:
         return self._requires_grad
@@ -176,7 +284,7 @@ class Tensor:
         return Size(self.array.shape)
 
     def size(self, dim: int | None = None):
-        return Size(self.array.shape) if dim is None else self.array.shape[dim]
+        return Size(self.array.shape) if dim is None else self.array.shape[_wrap_dim(dim, self.array.ndim)]
 
     def dim(self) -> int:
         return self.array.ndim
@@ -305,7 +413,12 @@ class Tensor:
         return format_tensor(to_numpy(self.array), self.array.dtype.name, suffixes=suffixes)
 
     def __format__(self, spec):
-        return format(self.item(), spec) if self.array.ndim == 0 and spec else repr(self)
+        """As torch: a 0-d tensor formats as its Python number (f"{loss}" prints 0.25), others as repr."""
+        if self.array.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError("unsupported format string passed to Tensor.__format__")
+        return repr(self)
 
     def __len__(self):
         if self.array.ndim == 0:
@@ -341,19 +454,28 @@ class Tensor:
 
     # ------------------------------------------------------------------------------------------ operands
     def _operand(self, other) -> Tensor:
-        """``other`` as a tensor; a Python number takes this tensor's dtype unless its kind is higher (torch)."""
+        """``other`` as a tensor; a Python number takes this tensor's dtype unless its kind is higher (torch).
+        The one validation point of operands: besides tensors, only real numbers and arrays are taken."""
         if isinstance(other, Tensor):
             return other
         if isinstance(other, (numbers.Number, np.generic)):
             kind, own = np.asarray(other).dtype, self.array.dtype
+            if kind.kind not in "biuf":
+                raise _OperandTypeError(f"expected a Tensor or a real number as operand, got {type(other).__name__}")
             dtype = own if dtypes.category(kind) <= dtypes.category(own) else dtypes.default_for(kind)
             return Tensor._wrap(self.xp.asarray(other, dtype=dtype))
-        return Tensor._wrap(self.xp.asarray(other))
+        if isinstance(other, np.ndarray) or get_array_module(other) is not np:  # minigrad also takes arrays
+            dtypes.check_numpy_dtype(other.dtype)
+            return Tensor._wrap(self.xp.asarray(other))
+        raise _OperandTypeError(f"expected a Tensor, a real number or an array as operand, got {type(other).__name__}")
 
-    def _promoted(self, other) -> tuple[Tensor, Tensor]:
-        """Both operands as tensors of torch's result dtype."""
+    def _promoted(self, other, broadcast: bool = True) -> tuple[Tensor, Tensor]:
+        """Both operands as tensors of torch's result dtype; shapes that do not broadcast raise torch's error
+        here, the one path of the elementwise binary ops (numpy's error would not say which dim)."""
         other = self._operand(other)
         a, b = self.array, other.array
+        if broadcast and a.shape != b.shape and a.ndim and b.ndim:
+            _broadcast_shape(a.shape, b.shape)
         if a.dtype == b.dtype:
             return self, other
         target = dtypes.result_type(a, b)
@@ -401,10 +523,20 @@ class Tensor:
         return self._binary(ops.Pow, other, reflected=True)
 
     def __matmul__(self, other):
-        return ops.MatMul.apply(*self._promoted(other))
+        return self._matmul(other, reflected=False)
 
     def __rmatmul__(self, other):
-        return self._binary(ops.MatMul, other, reflected=True)
+        return self._matmul(other, reflected=True)
+
+    def _matmul(self, other, reflected: bool):
+        """Tensors must agree in dtype, as in torch; an array operand (a minigrad extension) is promoted."""
+        if isinstance(other, (numbers.Number, np.generic)):
+            raise _OperandTypeError(f"matmul(): argument 'other' must be Tensor, not {type(other).__name__}")
+        a, b = (self, other) if isinstance(other, Tensor) else self._promoted(other, broadcast=False)
+        if reflected:
+            a, b = b, a
+        _check_matmul(a.array, b.array)
+        return ops.MatMul.apply(a, b)
 
     def __neg__(self):
         return ops.Neg.apply(self)
@@ -463,11 +595,19 @@ class Tensor:
     def minimum(self, other):
         return ops.Minimum.apply(*self._promoted(other))
 
+    def _softmax_dim(self, dim, name: str) -> int:
+        """The checked dim of softmax/log_softmax; integer inputs are refused as torch's kernels refuse them."""
+        axis = _wrap_dim(dim, self.array.ndim)
+        if self.array.dtype.kind != "f":
+            kernel = f"{name}_lastdim_kernel_impl" if axis == max(self.array.ndim, 1) - 1 else f"{name}_kernel_impl"
+            raise NotImplementedError(f'"{kernel}" not implemented for \'{SCALAR_TYPE_NAMES[self.array.dtype.name]}\'')
+        return axis if self.array.ndim else dim
+
     def softmax(self, dim: int):
-        return ops.Softmax.apply(self, dim=dim)
+        return ops.Softmax.apply(self, dim=self._softmax_dim(dim, "softmax"))
 
     def log_softmax(self, dim: int):
-        return ops.LogSoftmax.apply(self, dim=dim)
+        return ops.LogSoftmax.apply(self, dim=self._softmax_dim(dim, "log_softmax"))
 
     # ------------------------------------------------------------------------------------------ comparisons
     def _compare(self, ufunc_name, other):
@@ -509,6 +649,14 @@ class Tensor:
     def __or__(self, other):
         return self._compare("logical_or" if self.array.dtype.kind == "b" else "bitwise_or", other)
 
+    # The operators give NotImplemented for an operand of another type; the named methods (add, eq...) were
+    # bound above, before this wrapping, so they raise the TypeError instead, as torch's do.
+    (__add__, __radd__, __sub__, __rsub__, __mul__, __rmul__, __truediv__, __rtruediv__, __pow__, __rpow__,
+     __matmul__, __rmatmul__, __eq__, __ne__, __lt__, __le__, __gt__, __ge__, __and__, __or__) = map(
+        _or_not_implemented,
+        (__add__, __radd__, __sub__, __rsub__, __mul__, __rmul__, __truediv__, __rtruediv__, __pow__, __rpow__,
+         __matmul__, __rmatmul__, __eq__, __ne__, __lt__, __le__, __gt__, __ge__, __and__, __or__))
+
     def isnan(self):
         return Tensor._wrap(self.xp.isnan(self.array))
 
@@ -517,14 +665,27 @@ class Tensor:
         """Normalise dim (int, tuple, list or None) to what numpy's axis= takes, checking its range."""
         if dim is None:
             return None
-        dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
-        ndim = max(self.array.ndim, 1)
-        for d in dims:
-            if not -ndim <= d < ndim:
-                raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], "
-                                 f"but got {d})")
-        normal = tuple(d % ndim for d in dims) if self.array.ndim else ()
-        return normal if isinstance(dim, (tuple, list)) else (normal[0] if normal else None)
+        many = isinstance(dim, (tuple, list))
+        dims = tuple(_wrap_dim(d, self.array.ndim) for d in (dim if many else (dim,)))
+        if many and len(set(dims)) != len(dims):
+            raise RuntimeError(f"dim {next(d for d in dims if dims.count(d) > 1)} appears multiple times in the "
+                               f"list of dims")
+        if not self.array.ndim:  # a 0-d array has no axis to name
+            return () if many else None
+        return dims if many else dims[0]
+
+    def _nonempty(self, name: str, axis) -> None:
+        """torch refuses max, argmax, amax... over no elements: they have no identity value to return."""
+        if self.array.size:
+            return
+        if axis is None:
+            arg = name.startswith("arg")
+            raise (IndexError if arg else RuntimeError)(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0." +
+                ("" if arg else " Specify the reduction dim with the 'dim' argument."))
+        for a in axis if isinstance(axis, tuple) else (axis,):
+            if self.array.shape[a] == 0:
+                raise IndexError(f"{name}(): Expected reduction dim {a} to have non-zero size.")
 
     def sum(self, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None):
         dim, keepdim = (axis if dim is None else dim), (keepdim if keepdims is None else keepdims)  # numpy aliases
@@ -542,11 +703,11 @@ class Tensor:
         return ops.Mean.apply(source, dim=self._dim(dim), keepdim=keepdim)
 
     def _extremum(self, dim, keepdim, smallest):
+        name = "min" if smallest else "max"
         if dim is None:
-            if self.array.size == 0:
-                raise RuntimeError("max(): Expected reduction dim to be specified for input.numel() == 0.")
+            self._nonempty(name, None)
             return ops.Amax.apply(self, smallest=smallest)
-        indices = self._arg_extremum(dim, True, smallest)
+        indices = self._arg_extremum(dim, True, smallest, name)
         values = ops.Gather.apply(self, indices, dim=self._dim(dim))
         if not keepdim and self.array.ndim:
             values, indices = values.squeeze(dim), indices.squeeze(dim)
@@ -564,13 +725,18 @@ class Tensor:
         return self._extremum(dim, keepdim, smallest=True)
 
     def amax(self, dim=None, keepdim: bool = False):
-        return ops.Amax.apply(self, dim=self._dim(dim), keepdim=keepdim)
+        axis = self._dim(dim)
+        self._nonempty("amax", axis)
+        return ops.Amax.apply(self, dim=axis, keepdim=keepdim)
 
     def amin(self, dim=None, keepdim: bool = False):
-        return ops.Amax.apply(self, dim=self._dim(dim), keepdim=keepdim, smallest=True)
-
-    def _arg_extremum(self, dim, keepdim, smallest):
         axis = self._dim(dim)
+        self._nonempty("amin", axis)
+        return ops.Amax.apply(self, dim=axis, keepdim=keepdim, smallest=True)
+
+    def _arg_extremum(self, dim, keepdim, smallest, name=None):
+        axis = self._dim(dim)
+        self._nonempty(name or ("argmin" if smallest else "argmax"), axis)
         pick = self.xp.argmin if smallest else self.xp.argmax
         out = pick(self.array, axis=axis, keepdims=keepdim) if self.array.ndim else self.xp.zeros((), np.int64)
         return Tensor._wrap(self.xp.asarray(out, dtype=np.int64))
@@ -593,7 +759,22 @@ class Tensor:
         return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
 
     def gather(self, dim: int, index: Tensor):
-        return ops.Gather.apply(self, index, dim=self._dim(dim))
+        """``self`` picked along ``dim`` at ``index``; checked as torch checks it, since numpy would wrap a
+        negative index and silently read from a too-short or too-long one."""
+        axis = self._dim(dim)
+        if index.array.dtype.name not in ("int64", "int32"):
+            raise RuntimeError("gather(): Expected dtype int32/int64 for index")
+        if index.array.ndim != self.array.ndim:
+            raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+        for d, (n, m) in enumerate(zip(index.array.shape, self.array.shape)):
+            if d != axis and n > m:
+                raise RuntimeError(f"Size does not match at dimension {d} expected index {list(index.shape)} to be "
+                                   f"no larger than self {list(self.shape)} apart from dimension {axis}")
+        size, picks = (self.array.shape[axis] if self.array.ndim else 1), index.array
+        if picks.size and (picks.min() < 0 or picks.max() >= size):
+            bad = picks[(picks < 0) | (picks >= size)].reshape(-1)[0]
+            raise RuntimeError(f"index {int(bad)} is out of bounds for dimension {axis or 0} with size {size}")
+        return ops.Gather.apply(self, index, dim=axis)
 
     # ------------------------------------------------------------------------------------------ sort, pick, split
     def _order(self, dim, descending: bool, k: int | None = None):
@@ -789,12 +970,7 @@ class Tensor:
             raise RuntimeError("self must be a matrix")
         if mat2.array.ndim != 2:
             raise RuntimeError("mat2 must be a matrix")
-        (n, m), (m2, p) = self.shape, mat2.shape
-        if m != m2:
-            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({n}x{m} and {m2}x{p})")
-        if self.array.dtype != mat2.array.dtype:
-            raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                               f"{C_TYPE_NAMES[self.array.dtype.name]} != {C_TYPE_NAMES[mat2.array.dtype.name]}")
+        _check_matmul(self.array, mat2.array)
         return ops.Mm.apply(self, mat2)
 
     def bmm(self, mat2: Tensor) -> Tensor:
@@ -813,14 +989,7 @@ class Tensor:
     def dot(self, other: Tensor) -> Tensor:
         if self.array.ndim != 1 or other.array.ndim != 1:
             raise RuntimeError(f"1D tensors expected, but got {self.array.ndim}D and {other.array.ndim}D tensors")
-        n, m = self.array.size, other.array.size
-        if n != m:
-            raise RuntimeError(f"inconsistent tensor size, expected tensor [{n}] and src [{m}] to have the same "
-                               f"number of elements, but got {n} and {m} elements respectively")
-        if self.array.dtype != other.array.dtype:
-            raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
-                               f"{SCALAR_TYPE_NAMES[self.array.dtype.name]} and "
-                               f"{SCALAR_TYPE_NAMES[other.array.dtype.name]}")
+        _check_matmul(self.array, other.array)
         return ops.Dot.apply(self, other)
 
     # ------------------------------------------------------------------------------------------ shape
@@ -845,9 +1014,14 @@ class Tensor:
         return self.reshape(shape[:start] + (-1,) + shape[end + 1:])
 
     def permute(self, *dims):
-        dims = tuple(d % self.array.ndim for d in _dims(dims)) if self.array.ndim else ()
-        if sorted(dims) != list(range(self.array.ndim)):
-            raise RuntimeError(f"permute(): dims {dims} are not a permutation of a {self.array.ndim}-d tensor's dims")
+        dims, ndim = _dims(dims), self.array.ndim
+        if len(dims) != ndim:
+            raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+                               f"length of the desired ordering of dimensions i.e. input.dim() = {ndim} is not equal "
+                               f"to len(dims) = {len(dims)}")
+        dims = tuple(_wrap_dim(d, ndim) for d in dims)
+        if len(set(dims)) != ndim:
+            raise RuntimeError("permute(): duplicate dims are not allowed.")
         return ops.Permute.apply(self, dims=dims)
 
     def transpose(self, dim0: int, dim1: int):
@@ -879,10 +1053,7 @@ class Tensor:
         return self.reshape(new)
 
     def unsqueeze(self, dim: int):
-        ndim = self.array.ndim + 1
-        if not -ndim <= dim < ndim:
-            raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], but got {dim})")
-        dim %= ndim
+        dim = _wrap_dim(dim, self.array.ndim + 1)
         return self.reshape(self.array.shape[:dim] + (1,) + self.array.shape[dim:])
 
     def expand(self, *sizes):
@@ -891,12 +1062,18 @@ class Tensor:
         if lead < 0:
             raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to "
                                f"the number of dimensions in the tensor ({self.array.ndim})")
+        for i, n in enumerate(sizes[:lead]):
+            if n == -1:  # -1 means "keep the size", and a new leading dim has none to keep
+                raise RuntimeError(f"The expanded size of the tensor (-1) isn't allowed in a leading, non-existing "
+                                   f"dimension {i}")
         shape = tuple(self.array.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
         for i, n in reversed(list(enumerate(self.array.shape))):  # torch names the last mismatch
             if n != 1 and n != shape[lead + i]:
                 raise RuntimeError(f"The expanded size of the tensor ({shape[lead + i]}) must match the existing "
                                    f"size ({n}) at non-singleton dimension {lead + i}.  Target sizes: {list(sizes)}.  "
                                    f"Tensor sizes: {list(self.array.shape)}")
+        if any(n < 0 for n in shape):
+            raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
         return ops.Expand.apply(self, shape=shape)
 
     def expand_as(self, other: Tensor):
@@ -917,15 +1094,21 @@ class Tensor:
         return key
 
     def __getitem__(self, key):
-        return ops.Index.apply(self, key=self._key(key))
+        try:
+            return ops.Index.apply(self, key=self._key(key))
+        except IndexError as error:
+            raise _torch_index_error(error, self.array.ndim) from None
 
     def __setitem__(self, key, value):
         key = self._key(key)
         value = value if isinstance(value, Tensor) else self._operand(value)
-        if self._records_inplace(value):  # y[0] = x with x requiring grad: recorded, as torch's index_put_
-            return self._commit(ops.IndexPut.apply(self._snapshot(), value.to(self.dtype), key=key))
-        self._check_result_type(value.array.dtype)
-        self.array[key] = value.array
+        try:
+            if self._records_inplace(value):  # y[0] = x with x requiring grad: recorded, as torch's index_put_
+                return self._commit(ops.IndexPut.apply(self._snapshot(), value.to(self.dtype), key=key))
+            self._check_result_type(value.array.dtype)
+            self.array[key] = value.array
+        except IndexError as error:
+            raise _torch_index_error(error, self.array.ndim) from None
         self._version_counter[0] += 1
 
     # ------------------------------------------------------------------------------------------ in place
@@ -940,10 +1123,10 @@ class Tensor:
         return self._requires_grad or any(isinstance(o, Tensor) and o._requires_grad for o in others)
 
     def _snapshot(self) -> Tensor:
-        """This tensor as it is now, as a separate graph input (the in-place op's node becomes ``self``'s)."""
+        """This tensor's current value as a separate graph input (the in-place op's node becomes ``self``'s).
+        A copy, so that an op which saves its input (clamp_, mul_) keeps the value it was given."""
         old = Tensor.__new__(Tensor)
-        old._init(self.array, self._requires_grad, self.grad_fn)
-        old._version_counter = self._version_counter
+        old._init(self.array.copy(), self._requires_grad, self.grad_fn)
         return old
 
     def _check_result_type(self, kind) -> None:

@@ -76,6 +76,8 @@ class _GraphTask:
         self.target_fns = {} if inputs is None else {t.grad_fn: t for t in inputs if t.grad_fn is not None}
         self.captured = {}
         self.grads = {}
+        self.leaf_pending = {}  # id(leaf) -> gradients still to come in this pass
+        self.leaf_grads = {}  # id(leaf) -> (leaf, sum of the gradients so far)
 
     # ------------------------------------------------------------------------------------------ steps
     def execute(self, roots, seeds) -> None:
@@ -88,7 +90,7 @@ class _GraphTask:
                 raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
             grad = self._seed(root, seed)
             if root.grad_fn is None:
-                self._leaf(root, grad)
+                self._finish_leaf(root, grad)
             else:
                 self._add(root.grad_fn, grad)
                 root_fns.append(root.grad_fn)
@@ -129,12 +131,16 @@ class _GraphTask:
                     relevant.add(fn)
         self.relevant = relevant
         pending = dict.fromkeys(order, 0)
+        leaves = self.leaf_pending
         for fn in order:
             if relevant is None or fn in relevant:
                 for parent in fn.parents:
                     parent_fn = parent.grad_fn
-                    if parent_fn is not None and (relevant is None or parent_fn in relevant):
-                        pending[parent_fn] += 1
+                    if parent_fn is not None:
+                        if relevant is None or parent_fn in relevant:
+                            pending[parent_fn] += 1
+                    elif parent._requires_grad:  # a leaf's hooks and accumulation run once, on its total
+                        leaves[id(parent)] = leaves.get(id(parent), 0) + 1
         return pending
 
     def _run(self, root_fns, pending) -> None:
@@ -154,15 +160,18 @@ class _GraphTask:
                 parent_fn = parent.grad_fn
                 if g is not None and parent._requires_grad:
                     g = _fit(fn, i, g, parent, self.create_graph)
-                    if parent_fn is None:
-                        if self.targets is None or id(parent) in self.targets:
-                            self._leaf(parent, g)
-                    elif relevant is None or parent_fn in relevant:
-                        self._add(parent_fn, g)
-                if parent_fn is not None and (relevant is None or parent_fn in relevant):
-                    pending[parent_fn] -= 1
-                    if pending[parent_fn] == 0:
-                        ready.append(parent_fn)
+                    if parent_fn is not None:
+                        if relevant is None or parent_fn in relevant:
+                            self._add(parent_fn, g)
+                    elif self.targets is None or id(parent) in self.targets:
+                        self._add_leaf(parent, g)
+                if parent_fn is not None:
+                    if relevant is None or parent_fn in relevant:
+                        pending[parent_fn] -= 1
+                        if pending[parent_fn] == 0:
+                            ready.append(parent_fn)
+                elif parent._requires_grad and (relevant is None or fn in relevant):
+                    self._leaf_arrived(parent)
             if not self.retain_graph:
                 fn.parents = None
                 fn.saved = None
@@ -206,7 +215,20 @@ class _GraphTask:
         grads = self.grads
         grads[fn] = grads[fn] + grad if fn in grads else grad  # out of place: grad may alias another's
 
-    def _leaf(self, leaf, grad) -> None:
+    def _add_leaf(self, leaf, grad) -> None:
+        entry = self.leaf_grads.get(id(leaf))
+        self.leaf_grads[id(leaf)] = (leaf, grad if entry is None else entry[1] + grad)
+
+    def _leaf_arrived(self, leaf) -> None:
+        """One more of the leaf's gradients is in; after the last, its hooks run and .grad is updated."""
+        left = self.leaf_pending[id(leaf)] - 1
+        self.leaf_pending[id(leaf)] = left
+        if left == 0:
+            entry = self.leaf_grads.pop(id(leaf), None)
+            if entry is not None:
+                self._finish_leaf(leaf, entry[1])
+
+    def _finish_leaf(self, leaf, grad) -> None:
         if leaf._hooks:
             grad = _run_tensor_hooks(leaf._hooks, grad, leaf)
         if self.capture:

@@ -78,7 +78,6 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
     """Check second derivatives: gradcheck of (inputs, grad_outputs) -> d(fn)/d(inputs) . grad_outputs,
     computed with create_graph=True (torch.autograd.gradgradcheck)."""
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
-    wrt = [x for x in inputs if getattr(x, "requires_grad", False)]
     outputs = [o for o in _outputs(fn, inputs) if o.requires_grad]
     if grad_outputs is None:
         rng = np.random.default_rng(0)
@@ -90,9 +89,9 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
     def first_derivatives(*args):
         ins, gouts = args[:n], args[n:]
         outs = [o for o in _outputs(fn, ins) if o.requires_grad]
-        grads = autograd_grad(outs, [x for x in ins if x.requires_grad], gouts, create_graph=True, allow_unused=True)
+        wanted = [x for x in ins if getattr(x, "requires_grad", False)]
+        grads = autograd_grad(outs, wanted, gouts, create_graph=True, allow_unused=True)
         return tuple(g for g in grads if g is not None)
 
-    del wrt
     return gradcheck(first_derivatives, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
                      raise_exception=raise_exception)

@@ -146,6 +146,9 @@ class Optimizer:
                 loss = closure()
         for group in self.param_groups:
             self._update_group(group)
+            for p in group["params"]:  # updated in place: a graph that saved them must not reuse them (torch)
+                if p.grad is not None:
+                    p._version_counter[0] += 1
         return loss
 
     def _update_group(self, group: dict[str, Any]) -> None:
