@@ -179,6 +179,19 @@ def test_elementwise_twins_take_any_dense_layout_the_arrays_share(twin, monkeypa
                   first=True), outputs=(0, 2))
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_reference_relu_backward_is_torchs_threshold_backward(dtype):
+    """Where the input was <= 0 the gradient is +0.0 even for a nan or inf incoming gradient (not nan)."""
+    torch = pytest.importorskip("torch")
+    x = np.array([-1.0, 0.0, 2.0, -3.0, -0.0, 5.0], dtype)
+    grad = np.array([np.nan, np.inf, 1.0, -2.0, -np.inf, np.nan], dtype)
+    tx = torch.tensor(x, requires_grad=True)
+    torch.relu(tx).backward(torch.tensor(grad))
+    got = reference.relu_backward(grad, reference.relu(np, x))
+    np.testing.assert_array_equal(got, tx.grad.numpy())
+    np.testing.assert_array_equal(np.signbit(got[:5]), np.signbit(tx.grad.numpy()[:5]))
+
+
 def test_relu_of_integers_falls_back_to_the_reference(twin):
     a = np.arange(-3, 4)
     _compare(twin, "relu", [twin[1], a])

@@ -80,7 +80,7 @@ def _relu_loop(a, out, zero):
 def _relu_backward_loop(grad, out, result, zero):
     for i in prange(grad.size):
         g = grad[i]
-        result[i] = g if out[i] > zero else g * zero  # grad * (out > 0): -0.0 and nan exactly as NumPy
+        result[i] = g if out[i] > zero else zero  # torch's threshold_backward: 0 even for a nan or inf grad
 
 
 _RELU = _compiled(_relu_loop)

@@ -20,7 +20,9 @@ def relu(xp, a):
 
 
 def relu_backward(grad, out):
-    return grad * (out > 0)  # the gradient at exactly 0 is 0, as torch
+    # torch's threshold_backward: where out <= 0 the gradient is 0 (+0.0), even a nan or inf one; at exactly 0
+    # it is 0 too. (grad * (out > 0) would give nan for inf * 0.) np.where dispatches to cupy's for cupy arrays.
+    return np.where(out > 0, grad, grad.dtype.type(0))
 
 
 def softmax_pair(xp, x, dim):
