@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name):  # nn, optim, utils and the savers load on first use, keeping `import minigrad` light
     import importlib
-    if name in ("nn", "optim", "utils", "datasets", "transforms"):
+    if name in ("nn", "optim", "utils", "datasets", "transforms", "distributed"):
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("save", "load"):
         return getattr(importlib.import_module(f"{__name__}.serialization"), name)

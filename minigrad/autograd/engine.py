@@ -8,6 +8,7 @@ With ``create_graph=True`` each backward runs on Tensors and is itself recorded 
 from __future__ import annotations
 
 from .anomaly import _Anomaly, check_backward_result
+from .function import recording
 from .grad_mode import enable_grad, no_grad
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they have "
@@ -118,39 +119,38 @@ class _GraphTask:
         return array.astype(root.array.dtype, copy=True)  # the caller keeps ownership of theirs
 
     def _count_consumers(self, root_fns) -> dict:
-        """How many gradients each node waits for, over the nodes that lead to a wanted gradient."""
+        """How many gradients each node (and leaf) waits for, over the nodes that lead to a wanted gradient."""
+        if self.targets is None:  # everything below the roots runs: one walk counts it all
+            self.relevant = None
+            return _count_all(root_fns, self.leaf_pending)
         order = _post_order(root_fns)  # each node after every node it depends on
-        if self.targets is None:
-            relevant = None
-        else:  # only nodes with a target at or above them need to run
-            targets, target_fns = self.targets, self.target_fns
-            relevant = set()
-            for fn in order:
-                if fn in target_fns or any((p.grad_fn in relevant) if p.grad_fn is not None else id(p) in targets
-                                           for p in fn.parents):
-                    relevant.add(fn)
+        targets, target_fns = self.targets, self.target_fns
+        relevant = set()  # only nodes with a target at or above them need to run
+        for fn in order:
+            if fn in target_fns or any((p.grad_fn in relevant) if p.grad_fn is not None else id(p) in targets
+                                       for p in fn.parents):
+                relevant.add(fn)
         self.relevant = relevant
         pending = dict.fromkeys(order, 0)
         leaves = self.leaf_pending
-        for fn in order:
-            if relevant is None or fn in relevant:
-                for parent in fn.parents:
-                    parent_fn = parent.grad_fn
-                    if parent_fn is not None:
-                        if relevant is None or parent_fn in relevant:
-                            pending[parent_fn] += 1
-                    elif parent._requires_grad:  # a leaf's hooks and accumulation run once, on its total
-                        leaves[id(parent)] = leaves.get(id(parent), 0) + 1
+        for fn in relevant:
+            for parent in fn.parents:
+                parent_fn = parent.grad_fn
+                if parent_fn is not None:
+                    if parent_fn in relevant:
+                        pending[parent_fn] += 1
+                elif parent._requires_grad:
+                    leaves[id(parent)] = leaves.get(id(parent), 0) + 1
         return pending
 
     def _run(self, root_fns, pending) -> None:
         ready = [fn for fn in dict.fromkeys(root_fns) if pending[fn] == 0]
-        relevant, grads = self.relevant, self.grads
+        relevant, grads, recorded = self.relevant, self.grads, self.create_graph
         while ready:
             fn = ready.pop()
             grad = grads.pop(fn, None)
             parents = fn.parents
-            if grad is not None:
+            if grad is not None and (fn.pre_hooks or fn.retained is not None or fn in self.target_fns):
                 grad = self._before(fn, grad)
             if grad is None or (relevant is not None and fn not in relevant):
                 input_grads = (None,) * len(parents)
@@ -159,7 +159,9 @@ class _GraphTask:
             for i, (parent, g) in enumerate(zip(parents, input_grads)):
                 parent_fn = parent.grad_fn
                 if g is not None and parent._requires_grad:
-                    g = _fit(fn, i, g, parent, self.create_graph)
+                    target = parent.array
+                    if recorded or g.shape != target.shape or g.dtype != target.dtype:
+                        g = _fit(fn, i, g, parent, recorded)
                     if parent_fn is not None:
                         if relevant is None or parent_fn in relevant:
                             self._add(parent_fn, g)
@@ -242,6 +244,24 @@ class _GraphTask:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def _count_all(root_fns, leaves: dict) -> dict:
+    """Consumers of every node and leaf below the roots (iterative DFS, each node visited once)."""
+    pending = dict.fromkeys(root_fns, 0)
+    stack = list(pending)
+    while stack:
+        for parent in _parents_of(stack.pop()):
+            parent_fn = parent.grad_fn
+            if parent_fn is not None:
+                if parent_fn in pending:
+                    pending[parent_fn] += 1
+                else:
+                    pending[parent_fn] = 1
+                    stack.append(parent_fn)
+            elif parent._requires_grad:  # a leaf's hooks and accumulation run once, on its total
+                leaves[id(parent)] = leaves.get(id(parent), 0) + 1
+    return pending
+
+
 def _post_order(root_fns) -> list:
     """Every node below the roots, each after all the nodes its inputs come from (iterative DFS)."""
     order, seen = [], set()
@@ -295,6 +315,9 @@ def _sum_to_shape(grad, shape, fn=None, index=0):
 
 def _unaliased(grads: tuple) -> tuple:
     """Copy any grad returned for two inputs (Add returns one array for both): each input must own its grad."""
+    if len(grads) == 2:
+        a, b = grads
+        return (a, b.copy()) if a is b and a is not None else grads
     seen = set()
     out = []
     for g in grads:
@@ -389,7 +412,7 @@ def _recorded_backward(fn, grad) -> tuple:
     global _graph_xp
     if _graph_xp is None:
         from . import graph_xp  # needs Tensor, which is built after autograd
-        _graph_xp = graph_xp
+        _graph_xp = recording.xp = graph_xp
     saved, xp = fn.saved, fn.xp
     fn.saved = _saved_as_tensors(fn)
     fn.xp = _graph_xp

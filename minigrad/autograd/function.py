@@ -1,9 +1,17 @@
 """Function: one differentiable op, and the public custom-op API (torch.autograd.Function's twin)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import get_array_module
 from .anomaly import _Anomaly, creation_trace
 from .grad_mode import _state
+
+
+class recording:
+    """The array module of a recorded backward (``graph_xp``), set when the engine first loads it."""
+
+    xp = None
 
 
 class Function:
@@ -54,8 +62,8 @@ class Function:
                                    f"{first.device} and {t.device}! (in {cls.__name__})")
             arrays.append(t.array)
             needs.append(t._requires_grad)
-        fn.xp = get_array_module(first.array)
-        fn.needs_input_grad = tuple(needs)
+        fn.xp = np if array_type is np.ndarray else get_array_module(first.array)
+        fn.needs_input_grad = needs = tuple(needs)
         out = fn.forward(*arrays, **params)
         # Only floating results are differentiable (torch): an integer cast or an argmax ends the graph.
         if True in needs and _state.enabled and out.dtype.kind == "f":
@@ -73,7 +81,7 @@ class Function:
     def run(cls, xp, *args, **params):
         """Use this op inside another op's backward: on raw arrays in a first-order pass (no graph),
         recorded as a graph node when ``xp`` is the graph namespace (a create_graph pass)."""
-        if getattr(xp, "records_graph", False):
+        if xp is recording.xp:
             return cls.apply(*args, **params)
         fn = cls()
         fn.xp = xp
