@@ -38,6 +38,21 @@ _DEFAULT_FOR_KIND = {"b": np.dtype(bool), "u": DEFAULT_INT, "i": DEFAULT_INT, "f
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
 
 
+# torch's wording when it refuses a numpy array's dtype, listing the dtypes minigrad can hold
+_SUPPORTED_NAMES = "float64, float32, float16, int64, int32, int16, int8, uint8, and bool"
+
+
+def check_numpy_dtype(np_dtype) -> np.dtype:
+    """``np_dtype`` if a tensor can hold it, else torch's TypeError for converting such an array. Complex and
+    uint16/32/64 arrays, which torch 2.13 accepts, are refused too: minigrad has no such dtypes, and a
+    tensor that held one would fail later, far from the cause."""
+    np_dtype = np.dtype(np_dtype)
+    if np_dtype not in _BY_NUMPY:
+        raise TypeError(f"can't convert np.ndarray of type numpy.{np_dtype.type.__name__}. The only supported "
+                        f"types are: {_SUPPORTED_NAMES}.")
+    return np_dtype
+
+
 def from_numpy_dtype(np_dtype) -> dtype:
     try:
         return _BY_NUMPY[np.dtype(np_dtype)]
@@ -71,15 +86,20 @@ def default_for(np_dtype) -> np.dtype:
     return _DEFAULT_FOR_KIND[np_dtype.kind]
 
 
+def promote_types(a, b) -> np.dtype:
+    """torch.promote_types: a higher category (bool < integer < float) wins outright, so int64 with float16
+    is float16 (numpy would say float64); within a category numpy's rule is torch's."""
+    a, b = np.dtype(a), np.dtype(b)
+    ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    return np.promote_types(a, b) if ca == cb else (a if ca > cb else b)
+
+
 def result_type(a, b) -> np.dtype:
-    """torch's promotion of two tensors' arrays: a higher category wins; within one, dimensioned tensors
-    decide over 0-d ones (so float32 * 0-d float64 stays float32, where numpy would give float64)."""
+    """torch's promotion of two tensors' arrays: promote_types, except that within one category dimensioned
+    tensors decide over 0-d ones (so float32 * 0-d float64 stays float32, where numpy would give float64)."""
     da, db = a.dtype, b.dtype
     if da == db:
         return da
-    ca, cb = _CATEGORY[da.kind], _CATEGORY[db.kind]
-    if ca != cb:
-        return da if ca > cb else db
-    if (a.ndim == 0) != (b.ndim == 0):
+    if _CATEGORY[da.kind] == _CATEGORY[db.kind] and (a.ndim == 0) != (b.ndim == 0):
         return db if a.ndim == 0 else da
-    return np.promote_types(da, db)
+    return promote_types(da, db)

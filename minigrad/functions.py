@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import dtypes, ops
-from .tensor import SCALAR_TYPE_NAMES, Tensor
+from .tensor import SCALAR_TYPE_NAMES, Tensor, _broadcast_shape, _wrap_dim
 
 
 def _common(tensors) -> list:
@@ -56,10 +56,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
         if t.shape != tensors[0].shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(tensors[0].shape)} at "
                                f"entry 0 and {list(t.shape)} at entry {i}")
-    ndim = tensors[0].ndim + 1
-    if not -ndim <= dim < ndim:
-        raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], but got {dim})")
-    return ops.Stack.apply(*tensors, dim=dim % ndim)
+    return ops.Stack.apply(*tensors, dim=_wrap_dim(dim, tensors[0].ndim + 1))
 
 
 def where(condition: Tensor, input=None, other=None):
@@ -79,6 +76,7 @@ def where(condition: Tensor, input=None, other=None):
         b, a = other._promoted(input)
     else:  # two Python numbers: each takes the dtype torch gives a lone scalar, then they promote
         a, b = condition._operand(input)._promoted(condition._operand(other))
+    _broadcast_shape(condition.shape, _broadcast_shape(a.shape, b.shape))  # torch's words, not numpy's
     return ops.Where.apply(condition, a, b)
 
 

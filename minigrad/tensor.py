@@ -57,7 +57,8 @@ def _check_matmul(a, b) -> None:
                                f"number of elements, but got {k} and {k2} elements respectively")
     elif b.ndim == 1:
         if a.dtype != b.dtype:
-            raise RuntimeError(f"addmv input tensors must have the same dtype, but got {name_b}, {name_a}, and {name_b}")
+            raise RuntimeError(f"addmv input tensors must have the same dtype, but got {name_b}, {name_a}, and "
+                               f"{name_b}")
         if k != k2:
             raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{k}), vec ({k2})")
     elif b.ndim == 2:
@@ -579,6 +580,8 @@ class Tensor:
         return ops.Sigmoid.apply(self._floating())
 
     def relu(self):
+        if self.array.dtype.kind == "b":
+            raise RuntimeError("Boolean inputs not supported for relu")
         return ops.ReLU.apply(self)
 
     def clamp(self, min=None, max=None):

@@ -289,7 +289,8 @@ def test_cross_entropy_runs_on_device_with_a_weight(device):
 BAD_INPUTS = {
     "target_out_of_range": ("CrossEntropyLoss", {}, [[0.1, 0.2, 0.3]], [3], IndexError, "out of bounds"),
     "negative_target": ("NLLLoss", {}, [[0.1, 0.2, 0.3]], [-1], IndexError, "out of bounds"),
-    "float_class_target_wrong_shape": ("CrossEntropyLoss", {}, [[0.1, 0.2, 0.3]], [1.0], RuntimeError, "shape"),
+    "float_class_target_wrong_shape": ("CrossEntropyLoss", {}, [[0.1, 0.2, 0.3]], [1.0], RuntimeError,
+                                       "expected target dtype to be Long or Byte"),
     "int32_target": ("NLLLoss", {}, [[0.1, 0.2, 0.3]], np.array([1], np.int32), RuntimeError, "Long"),
     "batch_size_mismatch": ("CrossEntropyLoss", {}, [[0.1, 0.2, 0.3]] * 3, [0, 1], ValueError, "batch_size"),
     "bce_input_above_1": ("BCELoss", {}, [0.5, 1.5], [0.0, 1.0], RuntimeError, "between 0 and 1"),

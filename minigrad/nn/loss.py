@@ -1,30 +1,18 @@
 """Loss modules: thin wrappers over nn.functional with torch's constructor signatures (torch/nn/modules/loss.py)."""
 from __future__ import annotations
 
-import warnings
-
 from ..tensor import Tensor
 from . import functional as F
+from .functional.loss import legacy_reduction
 from .module import Module
 
 __all__ = ["NLLLoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss"]
 
 
-def _legacy_reduction(size_average: bool | None, reduce: bool | None) -> str:
-    """torch's mapping of the deprecated size_average/reduce flags onto ``reduction``."""
-    size_average = True if size_average is None else size_average
-    reduce = True if reduce is None else reduce
-    reduction = "none" if not reduce else ("mean" if size_average else "sum")
-    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
-                  stacklevel=4)
-    return reduction
-
-
 class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
-        self.reduction = reduction if size_average is None and reduce is None \
-            else _legacy_reduction(size_average, reduce)
+        self.reduction = legacy_reduction(size_average, reduce, reduction)
 
 
 class _WeightedLoss(_Loss):

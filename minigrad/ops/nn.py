@@ -7,6 +7,8 @@ from ..backend import ieee_quiet, kernels
 
 def softmax_pair(xp, x, dim):
     """(log_softmax, softmax) of x, max-shifted so that logits of any magnitude stay finite (a kernel)."""
+    if x.size == 0:  # nothing to normalise; the kernels' max over an empty dim would raise
+        return x.copy(), x.copy()
     return kernels(xp).softmax_pair(xp, x, dim)
 
 

@@ -4,21 +4,65 @@ from __future__ import annotations
 import warnings
 
 from ... import ops
-from ...tensor import Tensor
 from ...ops.reduce import along_axis_key
+from ...tensor import SCALAR_TYPE_NAMES, Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
 
 
-def _check_reduction(reduction: str) -> None:
+def legacy_reduction(size_average, reduce, reduction: str) -> str:
+    """``reduction``, or, when either deprecated flag is given, torch's mapping of them onto it (with torch's
+    warning): old tutorials' ``F.nll_loss(x, t, size_average=False)`` is a sum, whatever ``reduction`` says."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    reduction = "none" if not reduce else ("mean" if size_average else "sum")
+    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' instead.",
+                  stacklevel=3)
+    return reduction
+
+
+def _reduction(size_average, reduce, reduction: str) -> str:
+    """The checked reduction of a functional loss (every one goes through here)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _type_name(t: Tensor) -> str:
+    return SCALAR_TYPE_NAMES[t.array.dtype.name]
+
+
+def _not_implemented(kernel: str, t: Tensor) -> NotImplementedError:
+    """torch's error for a kernel that has no integer or bool version."""
+    return NotImplementedError(f'"{kernel}" not implemented for \'{_type_name(t)}\'')
 
 
 def _class_dim(input: Tensor) -> int:
     if input.ndim == 0:
-        raise ValueError("Expected the input to have at least 1 dimension (C), (N, C) or (N, C, d1, ...), got a 0-d tensor")
+        raise ValueError("Expected 1 or more dimensions (got 0)")
     return 0 if input.ndim == 1 else 1
+
+
+def _check_index_target(input: Tensor, target: Tensor) -> Tensor:
+    """torch's checks of class-index targets, in its order; a (1,) target of a 1-d input is read as 0-d."""
+    batch = target.shape[0] if target.ndim else 0  # torch reads a 0-d target's batch size as 0
+    if input.ndim != 1 and batch != input.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size ({batch}).")
+    if input.ndim <= 2 and target.ndim > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if input.ndim == 1 and target.ndim == 1:
+        if target.shape[0] != 1:
+            raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: {target.shape[0]}")
+        target = target.reshape(())
+    expected = input.shape[:1] + input.shape[2:] if input.ndim > 1 else ()
+    if target.shape != expected:
+        raise RuntimeError(f"Expected target size {list(expected)}, got {list(target.shape)}")
+    if target.dtype.name not in ("int64", "uint8"):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_type_name(target)}")
+    return target
 
 
 def _class_view(weight, input: Tensor, class_dim: int):
@@ -29,24 +73,14 @@ def _class_view(weight, input: Tensor, class_dim: int):
 def _index_coeffs(input: Tensor, target: Tensor, weight, ignore_index: int, reduction: str, smoothing: float):
     """The coefficient array of NllLoss for class-index targets: one-hot weights, smoothing and the mean's divisor."""
     class_dim = _class_dim(input)
-    expected = input.shape[:class_dim] + input.shape[class_dim + 1:]
-    if target.shape != expected:
-        if class_dim == 1 and target.ndim >= 1 and target.shape[0] != input.shape[0]:
-            raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
-                             f"({target.shape[0]}).")
-        raise RuntimeError(f"Expected target of shape {tuple(expected)} for input of shape {tuple(input.shape)}, "
-                           f"got target of shape {tuple(target.shape)}")
-    if target.dtype.name != "int64":
-        raise RuntimeError(f"expected scalar type Long but found {target.dtype}: class-index targets must be "
-                           f"int64 (call .long()), or float class probabilities of the input's shape")
+    target = _check_index_target(input, target)
     xp, t = input.xp, target.array
     num_classes = input.shape[class_dim]
     kept = t != ignore_index
     bad = kept & ((t < 0) | (t >= num_classes))
     if bad.any():
-        raise IndexError(f"Target {int(t[bad].reshape(-1)[0])} is out of bounds: expected class indices in "
-                         f"[0, {num_classes - 1}]" + (f" or ignore_index={ignore_index}" if ignore_index >= 0 or
-                                                      ignore_index != -100 else ""))
+        raise IndexError(f"Target {int(t[bad].reshape(-1)[0])} is out of bounds. Expected class indices in "
+                         f"[0, {num_classes - 1}]" + ("" if ignore_index == -100 else f" or {ignore_index}") + ".")
     safe_t = xp.where(kept, t, 0)
     dtype = input.array.dtype
     w = weight.array.astype(dtype) if weight is not None else None
@@ -71,12 +105,10 @@ def _empty_mean(loss: Tensor, nothing_kept: bool) -> Tensor:
 
 
 def _probability_coeffs(input: Tensor, target: Tensor, weight, reduction: str, smoothing: float):
-    """NllLoss coefficients for class-probability targets; built with tensor ops so target gets a gradient."""
-    if target.shape != input.shape:
-        raise RuntimeError(f"Expected probability targets of the input's shape {tuple(input.shape)}, got "
-                           f"{tuple(target.shape)}")
+    """NllLoss coefficients for class-probability targets (of the input's shape and dtype); built with tensor ops
+    so that the target gets a gradient."""
     class_dim = _class_dim(input)
-    coeffs = target.to(input.dtype)
+    coeffs = target
     if smoothing:
         coeffs = coeffs * (1.0 - smoothing) + smoothing / input.shape[class_dim]
     if weight is not None:
@@ -89,14 +121,17 @@ def _probability_coeffs(input: Tensor, target: Tensor, weight, reduction: str, s
 def _check_weight(weight, input: Tensor):
     if weight is not None and (weight.ndim != 1 or weight.shape[0] != input.shape[_class_dim(input)]):
         raise RuntimeError(f"weight tensor should be defined either for all {input.shape[_class_dim(input)]} classes "
-                           f"or no classes but got weight tensor of shape: {tuple(weight.shape)}")
+                           f"or no classes but got weight tensor of shape: {list(weight.shape)}")
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None, ignore_index: int = -100,
              reduce=None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class-index targets under log-probabilities ``input``."""
-    _check_reduction(reduction)
+    reduction = _reduction(size_average, reduce, reduction)
     _check_weight(weight, input)
+    if not input.is_floating_point() and input.ndim:
+        target = _check_index_target(input, target)  # torch checks the target first
+        raise _not_implemented("nll_loss_out_frame" if input.ndim <= 2 else "nll_loss2d_forward_out_frame", input)
     coeffs, class_dim, nothing_kept = _index_coeffs(input, target, weight, ignore_index, reduction, 0.0)
     return _empty_mean(ops.NllLoss.apply(input, coeffs, dim=class_dim, reduce=reduction != "none"), nothing_kept)
 
@@ -104,12 +139,19 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
                   ignore_index: int = -100, reduce=None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
-    """log_softmax + nll_loss fused into one node; targets are class indices or class probabilities."""
-    _check_reduction(reduction)
+    """log_softmax + nll_loss fused into one node. As in torch, a target of the input's shape holds class
+    probabilities (floats), any other target class indices."""
+    reduction = _reduction(size_average, reduce, reduction)
     _check_weight(weight, input)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    if target.is_floating_point():
+        raise RuntimeError(f"label_smoothing must be between {0.0} and {1.0}. Got: {label_smoothing:g}")
+    probabilities = target.shape == input.shape
+    if probabilities and not target.is_floating_point():
+        raise RuntimeError(f"Expected floating point type for target with class probabilities, got "
+                           f"{_type_name(target)}")
+    input._softmax_dim(_class_dim(input), "log_softmax")  # integer logits: torch's kernel error
+    if probabilities:
+        input, target = input._promoted(target)  # a float64 target makes a float64 loss, as in torch
         coeffs, class_dim, nothing_kept = _probability_coeffs(input, target, weight, reduction, label_smoothing)
     else:
         coeffs, class_dim, nothing_kept = _index_coeffs(input, target, weight, ignore_index, reduction,
@@ -130,24 +172,37 @@ def _broadcast_weight(weight, input: Tensor):
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None, reduce=None,
                          reduction: str = "mean") -> Tensor:
     """BCE on probabilities; log is clamped at -100, so inputs of exactly 0 or 1 give finite losses (torch)."""
-    _check_reduction(reduction)
+    reduction = _reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "Using a target size ({target}) that is different to the input size ({input}) "
                                     "is deprecated. Please ensure they have the same size.")
-    p = input.array
-    if p.size and (p.min() < 0 or p.max() > 1 or input.xp.isnan(p).any()):
-        raise RuntimeError(f"all elements of input should be between 0 and 1, but found values in "
-                           f"[{p.min().item():g}, {p.max().item():g}]; apply sigmoid first, or use "
-                           f"binary_cross_entropy_with_logits")
-    return ops.BinaryCrossEntropy.apply(input, target.to(input.dtype), weight=_broadcast_weight(weight, input),
-                                        reduction=reduction)
+    if target.dtype != input.dtype:
+        raise RuntimeError(f"Found dtype {_type_name(target)} but expected {_type_name(input)}")
+    if not input.is_floating_point():
+        raise _not_implemented("binary_cross_entropy", input)
+    _check_probabilities(input, "input", "; apply sigmoid first, or use binary_cross_entropy_with_logits")
+    _check_probabilities(target, "target", "")
+    return ops.BinaryCrossEntropy.apply(input, target, weight=_broadcast_weight(weight, input), reduction=reduction)
+
+
+def _check_probabilities(t: Tensor, name: str, hint: str) -> None:
+    """torch refuses BCE values outside [0, 1] (or NaN): the loss would be a meaningless, even negative, number."""
+    p = t.array
+    if p.size and not ((p >= 0) & (p <= 1)).all():
+        raise RuntimeError(f"all elements of {name} should be between 0 and 1, but found values in "
+                           f"[{p.min().item():g}, {p.max().item():g}]{hint}")
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
                                      reduce=None, reduction: str = "mean",
                                      pos_weight: Tensor | None = None) -> Tensor:
     """sigmoid + BCE in one stable node: fine for logits of any magnitude."""
-    _check_reduction(reduction)
+    reduction = _reduction(size_average, reduce, reduction)
     _check_same_size(input, target, "Target size ({target}) must be the same as input size ({input})")
+    if not input.is_floating_point():
+        raise _not_implemented("log_sigmoid_cpu", input)
+    if not target.is_floating_point():
+        raise RuntimeError(f"result type {_type_name(input)} can't be cast to the desired output type "
+                           f"{_type_name(target)}")
     pos = None if pos_weight is None else pos_weight.array.astype(input.array.dtype)
     return ops.BinaryCrossEntropyWithLogits.apply(input, target.to(input.dtype),
                                                   weight=_broadcast_weight(weight, input), pos_weight=pos,
@@ -155,9 +210,12 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
 
 
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
-    _check_reduction(reduction)
+    reduction = _reduction(size_average, reduce, reduction)
     if target.shape != input.shape:
         warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
                       f"This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
                       f"same size.", stacklevel=2)
-    return ops.MseLoss.apply(*input._promoted(target), reduction=reduction)
+    input, target = input._promoted(target)
+    if not input.is_floating_point():
+        raise _not_implemented("mse_cpu", input)
+    return ops.MseLoss.apply(input, target, reduction=reduction)
