@@ -40,15 +40,15 @@ def _flat_outputs(fn, inputs, xp):
 
 
 def _numerical_jacobian(fn, inputs, x, eps):
-    flat = x.array.reshape(-1)  # a view: writing it perturbs the input in place
+    array = x.array  # perturbed in place, element by element in C order (any memory layout)
     columns = []
-    for i in range(flat.size):  # grad mode stays on: fn may itself differentiate (gradgradcheck)
-        orig = flat[i].item()
-        flat[i] = orig + eps
+    for i in np.ndindex(array.shape):  # grad mode stays on: fn may itself differentiate (gradgradcheck)
+        orig = array[i].item()
+        array[i] = orig + eps
         plus = _flat_outputs(fn, inputs, x.xp)
-        flat[i] = orig - eps
+        array[i] = orig - eps
         minus = _flat_outputs(fn, inputs, x.xp)
-        flat[i] = orig
+        array[i] = orig
         columns.append((plus - minus) / (2 * eps))
     return x.xp.stack(columns, axis=1) if columns else x.xp.zeros((_flat_outputs(fn, inputs, x.xp).size, 0))
 
