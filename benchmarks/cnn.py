@@ -27,9 +27,10 @@ sys.path.insert(0, HERE)
 if ROOT not in sys.path:
     sys.path.insert(1, ROOT)
 
-import numpy as np
-import run as R
-import workloads as W
+import numpy as np  # noqa: E402
+
+import run as R  # noqa: E402
+import workloads as W  # noqa: E402
 
 CONV = ((1, 32, 3), (32, 64, 3))
 FC = ((9216, 128), (128, 10))
@@ -134,6 +135,10 @@ def profile(batch: int, steps: int, top: int, device: str = "cpu") -> None:
     pstats.Stats(prof).sort_stats("tottime").print_stats(top)
 
 
+def _quiet(*_args, **_kwargs) -> None:
+    """run_workload's progress dots, silenced."""
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch", default="64", help="comma-separated batch sizes")
@@ -154,7 +159,7 @@ def main(argv=None) -> int:
         checks = R.run_checks(wls, lambda *a, **k: print(*a, **k, file=sys.stderr, flush=True))
         results = []
         for wl in wls:
-            timings = R.run_workload(wl, cfg, lambda *a, **k: None)
+            timings = R.run_workload(wl, cfg, _quiet)
             results.append({"key": wl.key, "group": wl.group, "title": wl.title, "unit": wl.unit, "meta": wl.meta,
                             "contenders": timings, "ratios": R.ratios(timings)})
         report = {"workloads": results, "correctness": {"workloads": checks}}

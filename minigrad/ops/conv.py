@@ -57,7 +57,8 @@ def cropped(x, shape, padding):
 
 
 def conv_out_shape(spatial, kernel, stride, padding, dilation) -> tuple:
-    return tuple(out_size(n, k, s, lo, hi, d) for n, k, s, (lo, hi), d in zip(spatial, kernel, stride, padding, dilation))
+    return tuple(out_size(n, k, s, lo, hi, d)
+                 for n, k, s, (lo, hi), d in zip(spatial, kernel, stride, padding, dilation))
 
 
 class ConstantPad(Function):
