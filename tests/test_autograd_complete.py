@@ -192,7 +192,7 @@ def test_functional_errors_match_torch():
         with pytest.raises(RuntimeError, match="v is a tuple of invalid length: should be 2 but got 1"):
             F.jvp(lambda a, b: a * b, (x, x), (x,))
         with pytest.raises(RuntimeError, match="Output 0 of the user-provided function does not require gradients"):
-            F.vjp(lambda a: lib.ones(2), x, lib.ones(2), strict=True)
+            F.vjp(lambda a, lib=lib: lib.ones(2), x, lib.ones(2), strict=True)
         with pytest.raises(RuntimeError, match="independent of input 1"):
             F.vjp(lambda a, b: a * 2, (x, x), lib.ones(2), strict=True)
 
@@ -202,7 +202,7 @@ def test_tensor_hooks_replace_observe_and_remove():
     for lib in LIBS:
         t = lib.tensor([1.0, 2.0], requires_grad=True)
         seen = []
-        h1 = t.register_hook(lambda g: seen.append(g.tolist()))
+        h1 = t.register_hook(lambda g, seen=seen: seen.append(g.tolist()))
         h2 = t.register_hook(lambda g: g * 10)
         (t * t).sum().backward()
         assert seen == [[2.0, 4.0]] and t.grad.tolist() == [20.0, 40.0]
@@ -222,7 +222,7 @@ def test_post_accumulate_grad_hook_sees_the_accumulated_grad():
     for lib in LIBS:
         p = lib.tensor([1.0, 2.0], requires_grad=True)
         calls = []
-        handle = p.register_post_accumulate_grad_hook(lambda param: calls.append(param.grad.tolist()))
+        handle = p.register_post_accumulate_grad_hook(lambda param, calls=calls: calls.append(param.grad.tolist()))
         (p * 2).sum().backward()
         (p * 3).sum().backward()
         assert calls == [[2.0, 2.0], [5.0, 5.0]]
@@ -261,6 +261,21 @@ def _hooked_run(lib):
 def test_module_hooks_match_torch():
     for m, t in zip(_hooked_run(minigrad), _hooked_run(torch)):
         close(m, t)
+
+
+def test_forward_hook_always_call_runs_when_forward_raises():
+    for lib in LIBS:
+        class Broken(lib.nn.Module):
+            def forward(self, x):
+                raise ValueError("broken forward")
+
+        seen = []
+        module = Broken()
+        module.register_forward_hook(lambda m, args, out, seen=seen: seen.append(("always", out)), always_call=True)
+        module.register_forward_hook(lambda m, args, out, seen=seen: seen.append(("normal", out)))
+        with pytest.raises(ValueError, match="broken forward"):
+            module(lib.ones(1))
+        assert seen == [("always", None)]
 
 
 # ---------------------------------------------------------------------------------------------- in place
@@ -309,6 +324,8 @@ INPLACE_RECORDED = {
                                                    h.clamp_(-1, 4), h)[-1])(a * a),
     "copy_into_buffer": lambda lib, a: lib.zeros(2, 2).copy_(a.exp()) * 2,
     "masked_setitem": lambda lib, a: _masked(lib, a),
+    "relu_inplace": lambda lib, a: (lambda h: (lib.nn.functional.relu(h, inplace=True), h.exp())[1])(a - 0.7),
+    "relu_module_inplace": lambda lib, a: lib.nn.ReLU(inplace=True)(a * 2) * a,
 }
 
 

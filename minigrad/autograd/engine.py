@@ -38,8 +38,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     """d(outputs)/d(inputs) as a tuple, one per input; no ``.grad`` is touched (torch.autograd.grad)."""
     if is_grads_batched:
         raise NotImplementedError("autograd.grad(is_grads_batched=True) is not supported by minigrad")
-    outputs, single = _as_tuple(outputs), not isinstance(inputs, (tuple, list))
-    inputs = _as_tuple(inputs)
+    outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
     if allow_unused is None:
         allow_unused = materialize_grads
     elif materialize_grads and not allow_unused:

@@ -156,7 +156,9 @@ def _hessian_product(func, inputs, v, create_graph, strict, name):
 
 def jacobian(func, inputs, create_graph: bool = False, strict: bool = False, vectorize: bool = False,
              strategy: str = "reverse-mode"):
-    """The Jacobian, one reverse pass per output element; nested tuples as torch for tuple inputs/outputs."""
+    """The Jacobian, one reverse pass per output element; nested tuples as torch for tuple inputs/outputs.
+    ``vectorize`` is a speed option in torch (the same values); here every row is its own pass."""
+    del vectorize
     if strategy != "reverse-mode":
         raise NotImplementedError(f"jacobian(strategy={strategy!r}) is not supported by minigrad; use "
                                   f"'reverse-mode'")
@@ -188,7 +190,11 @@ def _jacobian_of(outputs, out_tuple, inputs, in_tuple, create_graph, strict):
 
 def hessian(func, inputs, create_graph: bool = False, strict: bool = False, vectorize: bool = False,
             outer_jacobian_strategy: str = "reverse-mode"):
-    """The Hessian of a scalar function: the Jacobian of its gradient."""
+    """The Hessian of a scalar function: the Jacobian of its gradient (``vectorize``: as in jacobian)."""
+    del vectorize
+    if outer_jacobian_strategy != "reverse-mode":
+        raise NotImplementedError(f"hessian(outer_jacobian_strategy={outer_jacobian_strategy!r}) is not "
+                                  f"supported by minigrad; use 'reverse-mode'")
     inputs, in_tuple = _tuple(inputs, "inputs", "hessian")
 
     def gradient(*xs):

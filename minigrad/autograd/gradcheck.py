@@ -12,7 +12,7 @@ def _outputs(fn, inputs) -> tuple:
 
 
 def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-              raise_exception: bool = True, **unused_torch_options) -> bool:
+              raise_exception: bool = True) -> bool:
     """Compare backward's Jacobian with central finite differences in float64, for every differentiable
     output and every input that requires grad (torch.autograd.gradcheck)."""
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
@@ -20,7 +20,6 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     for x in wrt:
         if x.array.dtype != np.float64:
             raise ValueError(f"gradcheck needs float64 inputs to be accurate, got an input of dtype {x.dtype}")
-    outputs = [o for o in _outputs(fn, inputs) if o.requires_grad]
     for j, x in enumerate(wrt):
         numeric = _numerical_jacobian(fn, inputs, x, eps)  # (output elements, input elements)
         analytic = _analytical_jacobian(fn, inputs, x, numeric.shape[0])
@@ -74,7 +73,7 @@ def _analytical_jacobian(fn, inputs, x, rows):
 
 
 def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-                  raise_exception: bool = True, gen_non_contig_grad_outputs: bool = False, **unused) -> bool:
+                  raise_exception: bool = True) -> bool:
     """Check second derivatives: gradcheck of (inputs, grad_outputs) -> d(fn)/d(inputs) . grad_outputs,
     computed with create_graph=True (torch.autograd.gradgradcheck)."""
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)

@@ -83,8 +83,14 @@ def call_with_hooks(module, args: tuple, kwargs: dict):
     record = {}
     if backward_hooks and is_grad_enabled():
         args = _gate_inputs(module, args, record)
-    output = module.forward(*args, **kwargs)
-    for hook, with_kwargs in list((module._forward_hooks or {}).values()):
+    try:
+        output = module.forward(*args, **kwargs)
+    except Exception:
+        for hook, (with_kwargs, always_call) in list((module._forward_hooks or {}).values()):
+            if always_call:
+                hook(module, args, kwargs, None) if with_kwargs else hook(module, args, None)
+        raise
+    for hook, (with_kwargs, _) in list((module._forward_hooks or {}).values()):
         result = hook(module, args, kwargs, output) if with_kwargs else hook(module, args, output)
         if result is not None:
             output = result

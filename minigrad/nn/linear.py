@@ -16,7 +16,7 @@ __all__ = ["Identity", "Linear", "Flatten", "Unflatten"]
 class Identity(Module):
     """Returns its input; accepts and ignores any constructor arguments, as torch does."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *_args, **_kwargs):
         super().__init__()
 
     def forward(self, input: Tensor) -> Tensor:

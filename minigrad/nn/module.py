@@ -91,8 +91,9 @@ class Module:
 
     def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
                               always_call: bool = False):
-        """``hook(module, args, output)`` after forward; may return a new output."""
-        return self._add_hook("_forward_hooks", hook, prepend, extra=with_kwargs)
+        """``hook(module, args, output)`` after forward; may return a new output. With ``always_call`` it also
+        runs (with output None) when forward raises, before the exception propagates."""
+        return self._add_hook("_forward_hooks", hook, prepend, extra=(with_kwargs, always_call))
 
     def register_full_backward_hook(self, hook, prepend: bool = False):
         """``hook(module, grad_input, grad_output)`` once the gradients of the module's inputs are known;

@@ -34,7 +34,7 @@ class LogSoftmax(Function):
     def backward(self, grad):
         return grad - self.saved[0] * grad.sum(axis=self.dim, keepdims=True)
 
-    def saved_for_graph(self, inputs, output):
+    def saved_for_graph(self, inputs, _output):
         return (inputs[0].softmax(self.dim),)
 
 
@@ -54,7 +54,7 @@ class NllLoss(Function):
         self.save_for_backward(logp, coeffs, probs)
         return kernels(xp).nll(xp, logp, coeffs, dim, reduce)  # a zero coefficient ignores a -inf logp
 
-    def saved_for_graph(self, inputs, output):
+    def saved_for_graph(self, inputs, _output):
         x, coeffs = inputs
         return x.log_softmax(self.dim), coeffs, x.softmax(self.dim)
 
@@ -150,7 +150,7 @@ class BinaryCrossEntropyWithLogits(Function):
         self.weight, self.pos_weight, self.reduction, self.shape = weight, pos_weight, reduction, loss.shape
         return _reduce(loss, reduction)
 
-    def saved_for_graph(self, inputs, output):
+    def saved_for_graph(self, inputs, _output):
         x, y = inputs
         return x, y, (-x).abs().neg().exp().log1p() + (-x).maximum(x * 0)
 
@@ -179,7 +179,7 @@ class MseLoss(Function):
         self.reduction = reduction
         return _reduce(diff * diff, reduction)
 
-    def saved_for_graph(self, inputs, output):
+    def saved_for_graph(self, inputs, _output):
         return (inputs[0] - inputs[1],)
 
     def backward(self, grad):

@@ -37,7 +37,7 @@ class Adadelta(Optimizer):
                     "capturable": capturable, "foreach": foreach, "differentiable": differentiable}
         super().__init__(params, defaults)
 
-    def _new_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Tensor]:
+    def _new_state(self, p: Tensor, _group: dict[str, Any]) -> dict[str, Tensor]:
         return {"step": _host_scalar(), "square_avg": Tensor._wrap(p.xp.zeros_like(p.array)),
                 "acc_delta": Tensor._wrap(p.xp.zeros_like(p.array))}
 

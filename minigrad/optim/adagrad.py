@@ -40,7 +40,7 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 self.state[p].update(self._new_state(p, group))
 
-    def _new_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Tensor]:
+    def _new_state(self, p: Tensor, _group: dict[str, Any]) -> dict[str, Tensor]:
         # torch reads the constructor's value here, not the group's (a later group's own value is ignored)
         initial = self.defaults["initial_accumulator_value"]
         return {"step": _host_scalar(), "sum": Tensor._wrap(p.xp.full_like(p.array, initial))}

@@ -36,7 +36,7 @@ class Adamax(Optimizer):
                     "maximize": maximize, "differentiable": differentiable, "capturable": capturable}
         super().__init__(params, defaults)
 
-    def _new_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Tensor]:
+    def _new_state(self, p: Tensor, _group: dict[str, Any]) -> dict[str, Tensor]:
         return {"step": _host_scalar(), "exp_avg": Tensor._wrap(p.xp.zeros_like(p.array)),
                 "exp_inf": Tensor._wrap(p.xp.zeros_like(p.array))}
 

@@ -48,7 +48,7 @@ class NAdam(Optimizer):
                     "differentiable": differentiable}
         super().__init__(params, defaults)
 
-    def _new_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Tensor]:
+    def _new_state(self, p: Tensor, _group: dict[str, Any]) -> dict[str, Tensor]:
         return {"step": _host_scalar(), "mu_product": _host_scalar(1.0),
                 "exp_avg": Tensor._wrap(p.xp.zeros_like(p.array)),
                 "exp_avg_sq": Tensor._wrap(p.xp.zeros_like(p.array))}

@@ -32,7 +32,7 @@ def make_dot(output, params: dict | None = None, show_saved: bool = True, max_at
         return key
 
     stack = []
-    for i, out in enumerate(outputs):
+    for out in outputs:
         key = f"out{id(out)}"
         nodes.append(f"{key} [label={_quote(_shape(out))} fillcolor=darkolivegreen1]")
         if out.grad_fn is not None:

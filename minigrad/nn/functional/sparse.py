@@ -28,6 +28,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
               norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of ``weight`` picked by the integer ``input``; the ``padding_idx`` row receives no gradient."""
+    del norm_type  # only used with max_norm, which raises below
     if weight.ndim != 2:
         raise RuntimeError("'weight' must be 2-D")
     num_rows = weight.shape[0]
