@@ -67,6 +67,13 @@ def _check_matmul(a, b) -> None:
                                f"{C_TYPE_NAMES[b.dtype.name]}")
         if k != k2:
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and {k2}x{b.shape[-1]})")
+    elif a.ndim == 1 and (b.size == 0 or k2 == 1):  # torch folds b.mT into one matrix here: an mv
+        rows = int(np.prod(b.shape[:-2])) * b.shape[-1]
+        if a.dtype != b.dtype:
+            raise RuntimeError(f"addmv input tensors must have the same dtype, but got {name_a}, {name_b}, and "
+                               f"{name_a}")
+        if k != k2:
+            raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{k2}), vec ({k})")
     else:
         batch = int(np.prod(_broadcast_shape(a.shape[:-2], b.shape[:-2])))
         if a.dtype != b.dtype:
@@ -78,6 +85,26 @@ def _check_matmul(a, b) -> None:
 
 class _OperandTypeError(TypeError):
     """An operand minigrad cannot use as a tensor (None, a string, a list...)."""
+
+
+def _check_bool_subtraction(tensor, other) -> None:
+    """torch refuses ``-`` on bools (numpy would raise a TypeError of its own, or compute 1 - True)."""
+    mine = tensor.array.dtype.kind == "b"
+    theirs = isinstance(other, (bool, np.bool_)) or (isinstance(other, Tensor) and other.array.dtype.kind == "b")
+    if not (mine or theirs):
+        return
+    if mine and theirs:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                           "`logical_xor()` operator instead.")
+    raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+                       "invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
+def _tensor_argument(name: str, other):
+    """``other`` if it is a Tensor; torch's functions of two tensors (maximum, ...) take no Python numbers."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")
+    return other
 
 
 def _or_not_implemented(method):
@@ -127,12 +154,15 @@ def _torch_index_error(error: IndexError, ndim: int) -> IndexError:
 
 def _infer_shape(shape: tuple, size: int) -> tuple:
     """``shape`` with a -1 filled in, checked against the element count."""
-    if shape.count(-1) > 1:
-        raise RuntimeError("only one dimension can be inferred")
-    for i, n in enumerate(shape):
+    for i, n in enumerate(shape):  # in torch's order: whichever problem comes first is named
+        if n == -1 and -1 in shape[:i]:
+            raise RuntimeError("only one dimension can be inferred")
         if n < -1:
             raise RuntimeError(f"invalid shape dimension {n} at index {i} of shape {list(shape)}")
     known = int(np.prod([n for n in shape if n != -1]))
+    if -1 in shape and not known and not size:
+        raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {list(shape)} because the unspecified "
+                           f"dimension size -1 can be any value and is ambiguous")
     inferred = tuple(size // known if n == -1 and known else n for n in shape)
     if shape.count(-1) > 1 or any(n < 0 for n in inferred) or int(np.prod(inferred)) != size:
         raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {size}")
@@ -285,7 +315,11 @@ class Tensor:
         return Size(self.array.shape)
 
     def size(self, dim: int | None = None):
-        return Size(self.array.shape) if dim is None else self.array.shape[_wrap_dim(dim, self.array.ndim)]
+        if dim is None:
+            return Size(self.array.shape)
+        if not self.array.ndim:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        return self.array.shape[_wrap_dim(dim, self.array.ndim)]
 
     def dim(self) -> int:
         return self.array.ndim
@@ -459,6 +493,9 @@ class Tensor:
         The one validation point of operands: besides tensors, only real numbers and arrays are taken."""
         if isinstance(other, Tensor):
             return other
+        own, kind = self.array.dtype, type(other)
+        if (kind is float and own.kind == "f") or (kind is int and own.kind in "iuf"):  # the common case, fast
+            return Tensor._wrap(self.xp.asarray(other, dtype=own))
         if isinstance(other, (numbers.Number, np.generic)):
             kind, own = np.asarray(other).dtype, self.array.dtype
             if kind.kind not in "biuf":
@@ -494,9 +531,11 @@ class Tensor:
         return self._binary(ops.Add, other, reflected=True)
 
     def __sub__(self, other):
+        _check_bool_subtraction(self, other)
         return self._binary(ops.Sub, other)
 
     def __rsub__(self, other):
+        _check_bool_subtraction(self, other)
         return self._binary(ops.Sub, other, reflected=True)
 
     def __mul__(self, other):
@@ -540,6 +579,9 @@ class Tensor:
         return ops.MatMul.apply(a, b)
 
     def __neg__(self):
+        if self.array.dtype.kind == "b":
+            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+                               "invert a mask, use the `~` or `logical_not()` operator instead.")
         return ops.Neg.apply(self)
 
     def __pos__(self):
@@ -584,6 +626,9 @@ class Tensor:
             raise RuntimeError("Boolean inputs not supported for relu")
         return ops.ReLU.apply(self)
 
+    def relu_(self):
+        return self._inplace_op(lambda a: a.relu())
+
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
@@ -593,15 +638,15 @@ class Tensor:
     clip = clamp
 
     def maximum(self, other):
-        return ops.Maximum.apply(*self._promoted(other))
+        return ops.Maximum.apply(*self._promoted(_tensor_argument("maximum", other)))
 
     def minimum(self, other):
-        return ops.Minimum.apply(*self._promoted(other))
+        return ops.Minimum.apply(*self._promoted(_tensor_argument("minimum", other)))
 
     def _softmax_dim(self, dim, name: str) -> int:
         """The checked dim of softmax/log_softmax; integer inputs are refused as torch's kernels refuse them."""
         axis = _wrap_dim(dim, self.array.ndim)
-        if self.array.dtype.kind != "f":
+        if self.array.dtype.kind != "f" and self.array.size:  # torch runs no kernel, so no error, when empty
             kernel = f"{name}_lastdim_kernel_impl" if axis == max(self.array.ndim, 1) - 1 else f"{name}_kernel_impl"
             raise NotImplementedError(f'"{kernel}" not implemented for \'{SCALAR_TYPE_NAMES[self.array.dtype.name]}\'')
         return axis if self.array.ndim else dim
@@ -646,11 +691,20 @@ class Tensor:
     def __invert__(self):
         return Tensor._wrap(~self.array)
 
+    def _bitwise(self, name: str, other):
+        """Logical on bools, bitwise on integers (after promotion); torch has no bitwise op on floats."""
+        a, b = self._promoted(other)
+        kind = a.array.dtype.kind
+        if kind == "f":
+            raise NotImplementedError(f'"bitwise_{name}_cpu" not implemented for '
+                                      f'\'{SCALAR_TYPE_NAMES[a.array.dtype.name]}\'')
+        return Tensor._wrap(getattr(self.xp, f"{'logical' if kind == 'b' else 'bitwise'}_{name}")(a.array, b.array))
+
     def __and__(self, other):
-        return self._compare("logical_and" if self.array.dtype.kind == "b" else "bitwise_and", other)
+        return self._bitwise("and", other)
 
     def __or__(self, other):
-        return self._compare("logical_or" if self.array.dtype.kind == "b" else "bitwise_or", other)
+        return self._bitwise("or", other)
 
     # The operators give NotImplemented for an operand of another type; the named methods (add, eq...) were
     # bound above, before this wrapping, so they raise the TypeError instead, as torch's do.
@@ -677,8 +731,9 @@ class Tensor:
             return () if many else None
         return dims if many else dims[0]
 
-    def _nonempty(self, name: str, axis) -> None:
-        """torch refuses max, argmax, amax... over no elements: they have no identity value to return."""
+    def _nonempty(self, name: str, axis, dim=None) -> None:
+        """torch refuses max, argmax, amax... over no elements: they have no identity value to return. The
+        message names ``dim`` as the caller gave it, if given (amax), else the axis counted from 0 (max)."""
         if self.array.size:
             return
         if axis is None:
@@ -686,9 +741,11 @@ class Tensor:
             raise (IndexError if arg else RuntimeError)(
                 f"{name}(): Expected reduction dim to be specified for input.numel() == 0." +
                 ("" if arg else " Specify the reduction dim with the 'dim' argument."))
-        for a in axis if isinstance(axis, tuple) else (axis,):
+        many = isinstance(axis, tuple)
+        for a, d in zip(axis if many else (axis,), (dim if many else (dim,)) if dim is not None else
+                        (axis if many else (axis,))):
             if self.array.shape[a] == 0:
-                raise IndexError(f"{name}(): Expected reduction dim {a} to have non-zero size.")
+                raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
 
     def sum(self, dim=None, keepdim: bool = False, dtype=None, *, axis=None, keepdims=None):
         dim, keepdim = (axis if dim is None else dim), (keepdim if keepdims is None else keepdims)  # numpy aliases
@@ -702,7 +759,7 @@ class Tensor:
         source = self.to(dtype) if dtype is not None else self
         if source.array.dtype.kind != "f":
             raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
-                               f"or complex dtype. Got: {self.dtype.name.capitalize()}")
+                               f"or complex dtype. Got: {SCALAR_TYPE_NAMES[source.array.dtype.name]}")
         return ops.Mean.apply(source, dim=self._dim(dim), keepdim=keepdim)
 
     def _extremum(self, dim, keepdim, smallest):
@@ -729,17 +786,19 @@ class Tensor:
 
     def amax(self, dim=None, keepdim: bool = False):
         axis = self._dim(dim)
-        self._nonempty("amax", axis)
+        self._nonempty("amax", axis, dim)
         return ops.Amax.apply(self, dim=axis, keepdim=keepdim)
 
     def amin(self, dim=None, keepdim: bool = False):
         axis = self._dim(dim)
-        self._nonempty("amin", axis)
+        self._nonempty("amin", axis, dim)
         return ops.Amax.apply(self, dim=axis, keepdim=keepdim, smallest=True)
 
     def _arg_extremum(self, dim, keepdim, smallest, name=None):
+        if name is None and self.array.dtype.kind == "b":
+            raise RuntimeError(f"{'argmin' if smallest else 'argmax'}(): does not support bool input")
         axis = self._dim(dim)
-        self._nonempty(name or ("argmin" if smallest else "argmax"), axis)
+        self._nonempty(name or ("argmin" if smallest else "argmax"), axis)  # these name the dim counted from 0
         pick = self.xp.argmin if smallest else self.xp.argmax
         out = pick(self.array, axis=axis, keepdims=keepdim) if self.array.ndim else self.xp.zeros((), np.int64)
         return Tensor._wrap(self.xp.asarray(out, dtype=np.int64))
@@ -767,8 +826,11 @@ class Tensor:
         axis = self._dim(dim)
         if index.array.dtype.name not in ("int64", "int32"):
             raise RuntimeError("gather(): Expected dtype int32/int64 for index")
-        if index.array.ndim != self.array.ndim:
+        if max(index.array.ndim, 1) != max(self.array.ndim, 1):
             raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+        if index.array.ndim != self.array.ndim:  # torch reads a 0-d tensor as 1-d here
+            out = self.reshape(-1).gather(0, index.reshape(-1))
+            return out.reshape(index.shape)
         for d, (n, m) in enumerate(zip(index.array.shape, self.array.shape)):
             if d != axis and n > m:
                 raise RuntimeError(f"Size does not match at dimension {d} expected index {list(index.shape)} to be "
@@ -1008,23 +1070,28 @@ class Tensor:
         return self.reshape(other.shape)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        start, end = _wrap_dim(start_dim, self.array.ndim), _wrap_dim(end_dim, self.array.ndim)
         if self.array.ndim == 0:
             return self.reshape(1)
-        start, end = self._dim(start_dim), self._dim(end_dim)
         if start > end:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         shape = self.array.shape
-        return self.reshape(shape[:start] + (-1,) + shape[end + 1:])
+        return self.reshape(shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:])
 
     def permute(self, *dims):
+        if not dims:
+            raise TypeError('permute() missing 1 required positional arguments: "dims"')
         dims, ndim = _dims(dims), self.array.ndim
         if len(dims) != ndim:
             raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
                                f"length of the desired ordering of dimensions i.e. input.dim() = {ndim} is not equal "
                                f"to len(dims) = {len(dims)}")
-        dims = tuple(_wrap_dim(d, ndim) for d in dims)
-        if len(set(dims)) != ndim:
-            raise RuntimeError("permute(): duplicate dims are not allowed.")
+        seen = []
+        for d in dims:  # torch's order: a duplicate is found before a later dim is range-checked
+            seen.append(_wrap_dim(d, ndim))
+            if seen[-1] in seen[:-1]:
+                raise RuntimeError("permute(): duplicate dims are not allowed.")
+        dims = tuple(seen)
         return ops.Permute.apply(self, dims=dims)
 
     def transpose(self, dim0: int, dim1: int):
@@ -1043,7 +1110,7 @@ class Tensor:
 
     @property
     def T(self):
-        return self.permute(*reversed(range(self.array.ndim)))
+        return ops.Permute.apply(self, dims=tuple(reversed(range(self.array.ndim))))
 
     def squeeze(self, dim=None):
         shape = self.array.shape
@@ -1060,21 +1127,24 @@ class Tensor:
         return self.reshape(self.array.shape[:dim] + (1,) + self.array.shape[dim:])
 
     def expand(self, *sizes):
+        if not sizes:
+            raise TypeError('expand() missing 1 required positional arguments: "size"')
         sizes = _dims(sizes)
         lead = len(sizes) - self.array.ndim
         if lead < 0:
-            raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or equal to "
-                               f"the number of dimensions in the tensor ({self.array.ndim})")
-        for i, n in enumerate(sizes[:lead]):
-            if n == -1:  # -1 means "keep the size", and a new leading dim has none to keep
-                raise RuntimeError(f"The expanded size of the tensor (-1) isn't allowed in a leading, non-existing "
-                                   f"dimension {i}")
-        shape = tuple(self.array.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
+            raise RuntimeError(f"expand(minigrad.{SCALAR_TYPE_NAMES[self.array.dtype.name]}Tensor"
+                               f"{{{list(self.array.shape)}}}, size={list(sizes)}): the number of sizes provided "
+                               f"({len(sizes)}) must be greater or equal to the number of dimensions in the tensor "
+                               f"({self.array.ndim})")
+        shape = tuple(self.array.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
         for i, n in reversed(list(enumerate(self.array.shape))):  # torch names the last mismatch
             if n != 1 and n != shape[lead + i]:
                 raise RuntimeError(f"The expanded size of the tensor ({shape[lead + i]}) must match the existing "
                                    f"size ({n}) at non-singleton dimension {lead + i}.  Target sizes: {list(sizes)}.  "
                                    f"Tensor sizes: {list(self.array.shape)}")
+        if -1 in sizes[:lead]:  # -1 means "keep the size", and a new leading dim has none to keep
+            raise RuntimeError(f"The expanded size of the tensor (-1) isn't allowed in a leading, non-existing "
+                               f"dimension {max(i for i in range(lead) if sizes[i] == -1)}")
         if any(n < 0 for n in shape):
             raise RuntimeError(f"Trying to create tensor with negative dimension {min(shape)}: {list(shape)}")
         return ops.Expand.apply(self, shape=shape)
