@@ -97,10 +97,10 @@ def _check_fits(values: np.ndarray, target: np.dtype) -> None:
     -max, as torch's checked conversion does), rather than storing a wrapped or undefined value."""
     info = np.iinfo(target)
     low = -info.max if info.min == 0 and values.dtype.kind != "f" else info.min
-    with np.errstate(invalid="ignore"):
-        bad = (values < low) | (values > info.max) | (values >= 2.0 ** 63)
-        if values.dtype.kind == "f":
-            bad |= ~np.isfinite(values)
+    bad = (values < low) | (values > info.max)
+    if values.dtype.kind == "f":  # int64's max is not a float64: compare with 2**63, which is
+        with np.errstate(invalid="ignore"):
+            bad |= ~np.isfinite(values) | (values >= 2.0 ** 63)
     if bad.any():
         raise RuntimeError(f"value cannot be converted to type {target.name} without overflow")
 
@@ -110,19 +110,51 @@ def _python_array(data, dtype) -> np.ndarray:
     float goes through float64 (exact), never float32, so tensor([0.1], dtype=float64) holds 0.1."""
     inferred = _infer_dtype(data)
     target = inferred if dtype is None else dtype
-    wide = np.float64 if "f" in (target.kind, inferred.kind) else np.int64 if inferred.kind in "iu" else np.bool_
+    # exact integers when the target is one, float64 (exact for floats, rounding huge ints only once) otherwise
+    wide = np.int64 if target.kind in "iu" and inferred.kind in "iub" else np.float64
     try:
         values = np.array(data, dtype=wide)
     except OverflowError:  # a Python int beyond int64
-        raise ValueError("Overflow when unpacking long long") from None
+        raise _first_bad_number(data, target) from None
     except ValueError:
         error = _ragged(data)
         if error is None:
             raise
         raise error from None
+    if target.kind in "iu" and inferred.kind == "f":
+        return _mixed_to_integers(data, values, target)
     if target.kind in "iu":
         _check_fits(values, target)
     return values.astype(target, copy=False)
+
+
+def _mixed_to_integers(data, floats: np.ndarray, target: np.dtype) -> np.ndarray:
+    """Floats and ints for an integer dtype: torch converts each number on its own, so an int stays exact
+    (not rounded through float64) and each kind has its own overflow rule."""
+    objects = np.array(data, dtype=object).reshape(floats.shape)
+    is_float = np.vectorize(lambda x: isinstance(x, (float, np.floating)), otypes=[bool])(objects)
+    try:
+        _check_fits(floats[is_float], target)
+        ints = np.where(is_float, 0, objects).astype(np.int64)
+        _check_fits(ints[~is_float], target)
+    except (OverflowError, RuntimeError):
+        raise _first_bad_number(data, target) from None
+    ints[is_float] = floats[is_float].astype(np.int64)  # truncation toward zero, as torch's
+    return ints.astype(target, copy=False)
+
+
+def _first_bad_number(data, target: np.dtype) -> Exception:
+    """torch's error for the first number (in order) that cannot be stored: an int past int64 cannot even be
+    read, one that the integer ``target`` cannot hold cannot be converted (found on the error path only)."""
+    for x in np.array(data, dtype=object).reshape(-1).tolist():
+        if isinstance(x, int) and not -2 ** 63 <= x < 2 ** 63:
+            return ValueError("Overflow when unpacking long long")
+        if target.kind in "iu":
+            try:
+                _check_fits(np.array([x], dtype=np.float64 if isinstance(x, float) else np.int64), target)
+            except RuntimeError as error:
+                return error
+    return ValueError("Overflow when unpacking long long")
 
 
 def _infer_array(data, dtype=None):

@@ -29,7 +29,9 @@ def cat(tensors, dim: int = 0) -> Tensor:
         if t.ndim == 0:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
     tensors = _common(tensors)
-    kept = [(i, t) for i, t in enumerate(tensors) if t.shape != (0,)] or [(0, tensors[0])]
+    kept = [(i, t) for i, t in enumerate(tensors) if t.shape != (0,)]
+    if not kept:  # torch skips 1-d empty tensors before it even checks ``dim``
+        return ops.Cat.apply(*tensors, dim=0)
     first = kept[0][1]
     axis = first._dim(dim)
     for i, t in kept[1:]:

@@ -39,6 +39,8 @@ def assert_same(got, expected, where="result", rtol=1e-6, atol=1e-7):
         assert len(got) == len(expected), f"{where}: length"
         for i, (g, e) in enumerate(zip(got, expected)):
             assert_same(g, e, f"{where}[{i}]", rtol, atol)
+    elif isinstance(expected, torch.Size):
+        assert isinstance(got, minigrad.Size) and tuple(got) == tuple(expected), f"{where}: {got} != {expected}"
     elif isinstance(expected, torch.dtype):
         assert str(got).split(".")[-1] == str(expected).split(".")[-1], f"{where}: {got} != {expected}"
     elif isinstance(expected, str):
@@ -49,20 +51,23 @@ def assert_same(got, expected, where="result", rtol=1e-6, atol=1e-7):
 
 def assert_same_error(error, torch_error, pattern=None):
     """minigrad raised torch's exception class, and its message has the key part of torch's (``pattern``, a
-    regex also checked against torch's message; by default torch's whole first line)."""
+    regex also checked against torch's message; by default torch's whole first line). Messages are compared
+    with minigrad's name read as torch's ("minigrad.FloatTensor" is torch's "torch.FloatTensor")."""
     assert error is not None, f"torch raises {torch_error!r}, minigrad returns a value (silently wrong)"
     assert isinstance(error, type(torch_error)), f"torch raises {torch_error!r}, minigrad {error!r}"
     pattern = pattern or re.escape(str(torch_error).splitlines()[0])
     assert re.search(pattern, str(torch_error)), f"the key {pattern!r} is not torch's message {torch_error}"
-    assert re.search(pattern, str(error)), f"torch says {torch_error}; minigrad says {error}"
+    assert re.search(pattern, str(error).replace("minigrad.", "torch.")), f"torch says {torch_error}; minigrad " \
+                                                                          f"says {error}"
 
 
-def assert_same_outcome(fn, rtol=1e-6, atol=1e-7):
-    """``fn(minigrad)`` returns torch's value, or raises torch's error."""
+def assert_same_outcome(fn, rtol=1e-6, atol=1e-7, key=None):
+    """``fn(minigrad)`` returns torch's value, or raises torch's error (``key(torch's message)``, if given,
+    is the regex minigrad's message must match)."""
     expected, torch_error = run(fn, torch)
     got, error = run(fn, minigrad)
     if torch_error is None:
         assert error is None, f"torch returns {expected!r}, minigrad raises {error!r}"
         assert_same(got, expected, rtol=rtol, atol=atol)
     else:
-        assert_same_error(error, torch_error)
+        assert_same_error(error, torch_error, key and key(str(torch_error).splitlines()[0]))
