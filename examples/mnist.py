@@ -66,6 +66,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--resume", type=Path, metavar="PATH", help="continue from a checkpoint written by --save")
     p.add_argument("--limit", type=int, metavar="N", help="train on the first N training samples only")
     p.add_argument("--plot", type=Path, metavar="PNG", help="save loss/accuracy curves (needs matplotlib)")
+    p.add_argument("--graph", type=Path, metavar="FILE",
+                   help="draw the model's autograd graph for one batch: .dot writes Graphviz text; .svg, .png "
+                        "or .pdf need the graphviz package and Graphviz's dot program")
     return p.parse_args(argv)
 
 
@@ -173,6 +176,26 @@ def plot(path, history, title):
     print(f"Curves saved to {path}")
 
 
+def draw_graph(path: Path, model, criterion, loader) -> None:
+    """The autograd graph of one batch's loss, as torchviz draws it (minigrad.utils.viz.make_dot)."""
+    from minigrad._atomic import atomic_write
+    from minigrad.utils.viz import make_dot
+    x, y = next(iter(loader))
+    graph = make_dot(criterion(model(x), y), params=dict(model.named_parameters()))
+    if path.suffix == ".dot":
+        data = (graph if isinstance(graph, str) else graph.source).encode()
+    elif isinstance(graph, str):
+        raise ImportError(f"writing {path.suffix} needs the graphviz package (pip install minigrad[viz]); "
+                          f"or use a .dot file")
+    else:
+        try:
+            data = graph.pipe(format=path.suffix.lstrip(".") or "svg")
+        except Exception as e:  # graphviz.ExecutableNotFound and its kin: no `dot` program
+            raise RuntimeError(f"Graphviz could not render it ({e}); use a .dot file") from e
+    with atomic_write(path) as f:
+        f.write(data)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.plot is not None:
@@ -210,6 +233,13 @@ def main(argv=None) -> int:
             return 1
         print(f"Resumed from {args.resume} after epoch {start_epoch - 1}")
     print(f"{name}: {len(train_set)} training / {len(test_set)} test samples on {device}")
+    if args.graph is not None:
+        try:
+            draw_graph(args.graph, model, criterion, test_loader)
+        except (ImportError, OSError, RuntimeError) as e:
+            print(f"error: --graph {args.graph}: {e}", file=sys.stderr)
+            return 1
+        print(f"Autograd graph written to {args.graph}")
     started = time.perf_counter()
     for epoch in range(start_epoch, args.epochs + 1):
         train_loss = train(model, train_loader, optimizer, criterion, epoch, args.epochs)

@@ -15,7 +15,6 @@ from . import legacy  # noqa: E402  (also attaches Tensor.type)
 from .legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor,  # noqa: E402
                      IntTensor, LongTensor, ShortTensor)
 
-autograd.Variable = legacy.Variable  # torch.autograd.Variable; set here because it needs Tensor
 
 float = float32  # noqa: A001  (torch.float, torch.double, torch.long, torch.int, torch.half)
 double = float64

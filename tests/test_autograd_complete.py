@@ -286,6 +286,10 @@ INPLACE_ERRORS = {
     "detached_alias_modified": lambda lib, a: (lambda h: (lambda y: (h.detach().zero_(), y.sum())[1])(h.log()))(a * 1),
     "setitem_on_saved": lambda lib, a: (lambda h: (lambda y: (h.__setitem__(0, 5.0), y.sum())[1])(h * h))(a + 0),
     "output_of_sigmoid": lambda lib, a: (lambda y: (y.mul_(2), y.sum())[1])(a.sigmoid()),
+    "modified_through_a_view": lambda lib, a: (lambda h: (lambda y: (h.view(2, 1).add_(1), y.sum())[1])(h.log()))(
+        a * 1),
+    "modified_through_an_index_view": lambda lib, a: (lambda h: (lambda y: (h[1:].mul_(2), y.sum())[1])(h * h))(
+        a * 1),
 }
 
 
@@ -462,3 +466,19 @@ def test_memory_stays_flat_over_10000_steps(create_graph):
     finally:
         tracemalloc.stop()
     assert after_10000 - after_1000 < 64 * 1024, (after_1000, after_10000)
+
+
+def test_mnist_example_draws_its_graph(tmp_path):
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).parent.parent / "examples" / "mnist.py"
+    spec = importlib.util.spec_from_file_location("mnist_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    model = example.Net()
+    batches = [(minigrad.randn(4, 1, 28, 28), minigrad.tensor([0, 1, 2, 3]))]
+    out = tmp_path / "graph.dot"
+    example.draw_graph(out, model, minigrad.nn.CrossEntropyLoss(), batches)
+    text = out.read_text()
+    assert text.startswith("digraph") and text.count("AddmmBackward0") == 5
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]

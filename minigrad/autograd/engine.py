@@ -385,10 +385,10 @@ def _check_versions(fn) -> None:
             saved_ids = saved_ids or {id(s) for s in fn.saved}
             if id(parent.array) in saved_ids:
                 _raise_modified(fn, f"input {i}", parent.array, parent._version_counter[0], version)
-    if fn.output_version[0] != 0:
+    if fn.output_version[0] != fn.output_version_at:
         out = next((s for s in fn.saved if id(s) == fn.output_id), None)
         if out is not None:
-            _raise_modified(fn, "output 0", out, fn.output_version[0], 0)
+            _raise_modified(fn, "output 0", out, fn.output_version[0], fn.output_version_at)
 
 
 _TYPE_NAMES = {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor", "float16": "torch.HalfTensor"}

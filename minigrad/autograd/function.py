@@ -8,6 +8,11 @@ from .anomaly import _Anomaly, creation_trace
 from .grad_mode import _state
 
 
+def _is_view(out, a) -> bool:
+    base = getattr(out, "base", None)
+    return base is not None and (base is a or base is a.base)
+
+
 class recording:
     """The array module of a recorded backward (``graph_xp``), set when the engine first loads it."""
 
@@ -32,6 +37,7 @@ class Function:
 
     saved = ()
     parents = None
+    returns_view = False  # reshape, permute, expand, basic indexing: the output may share the input's memory
     retained = None
     pre_hooks = None  # hooks registered on the op's output tensor (Tensor.register_hook on a non-leaf)
     trace = None
@@ -70,12 +76,15 @@ class Function:
             fn.parents = inputs
             fn.versions = [t._version_counter[0] for t in inputs]  # backward checks saved inputs are unchanged
             result = first._from_op(out, fn)
-            fn.output_version = result._version_counter
             fn.output_id = id(out)
             if _Anomaly.enabled:
                 fn.trace = creation_trace()
-            return result
-        return first._from_op(out, None)
+        else:
+            result = first._from_op(out, None)
+        if cls.returns_view and _is_view(out, arrays[0]):  # one storage, one version counter (as torch's views)
+            result._version_counter = first._version_counter
+        fn.output_version, fn.output_version_at = result._version_counter, result._version_counter[0]
+        return result
 
     @classmethod
     def run(cls, xp, *args, **params):

@@ -7,6 +7,7 @@ from ..backend import kernels
 
 class Reshape(Function):
     grad_fn_name = "ViewBackward0"  # what torch shows for view and for reshape of a contiguous tensor
+    returns_view = True
     def forward(self, a, shape=None):
         self.shape = a.shape
         return a.reshape(shape)
@@ -16,6 +17,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    returns_view = True
+
     def forward(self, a, dims=None):
         self.dims = dims
         return a.transpose(dims)
@@ -26,6 +29,8 @@ class Permute(Function):
 
 
 class Expand(Function):
+    returns_view = True
+
     def forward(self, a, shape=None):
         return self.xp.broadcast_to(a, shape)
 
@@ -35,6 +40,8 @@ class Expand(Function):
 
 class Index(Function):
     """a[key] for ints, slices, None, Ellipsis, integer arrays and boolean masks."""
+
+    returns_view = True  # for basic keys; advanced ones copy, which apply's check sees
 
     def forward(self, a, key=None):
         self.shape, self.key = a.shape, key
