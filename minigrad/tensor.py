@@ -861,12 +861,14 @@ class Tensor:
         return RETURN_TYPES["sort"](op.apply(self, indices, dim=axis), indices)
 
     def argsort(self, dim: int = -1, descending: bool = False, *, stable: bool | None = None) -> Tensor:
+        del stable  # the order is always the stable one, which satisfies both settings
         return self._order(dim, descending)[1]
 
     def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
         """``(values, indices)`` of the ``k`` largest (or smallest) along ``dim``, always in sorted order
         (a valid answer for ``sorted=False`` too). Among equal values the lower index comes first; torch's
         CPU kernel may pick or order ties differently (its order comes from std::nth_element), values agree."""
+        del sorted  # always sorted: a valid answer for sorted=False too
         size = self.array.shape[self._dim(dim)] if self.array.ndim else 1
         if not 0 <= k <= size:
             raise RuntimeError("selected index k out of range")
@@ -989,7 +991,8 @@ class Tensor:
                                    f"{value.array.ndim} dimension(s).")
             value, op = value.to(self.device, self.dtype), ops.MaskedFillTensor
         elif isinstance(value, (numbers.Number, np.generic)) and not isinstance(value, complex):
-            value, op = Tensor._wrap(self.xp.asarray(value).astype(self.array.dtype)), ops.MaskedFill  # uint8: -1 is 255
+            # uint8: -1 is 255
+            value, op = Tensor._wrap(self.xp.asarray(value).astype(self.array.dtype)), ops.MaskedFill
         else:
             raise TypeError(f"masked_fill() received an invalid combination of arguments - got (Tensor, "
                             f"{type(value).__name__}), but expected (Tensor mask, Tensor value) or (Tensor mask, "

@@ -43,7 +43,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
         raise NotImplementedError("embedding: sparse=True is not supported by minigrad (no sparse gradients); "
                                   "use sparse=False, which gives the same values as a dense gradient")
     if input.dtype.name not in ("int64", "int32"):
-        name = "CPUBoolType" if input.dtype.name == "bool" else f"torch.{_TYPE_NAMES.get(input.dtype.name, input.dtype.name)}"
+        type_name = _TYPE_NAMES.get(input.dtype.name, input.dtype.name)
+        name = "CPUBoolType" if input.dtype.name == "bool" else f"torch.{type_name}"
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got {name} instead (while checking arguments for embedding)")
     indices = input.array
