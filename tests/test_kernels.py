@@ -84,7 +84,7 @@ def _copy_keep_layout(a):
     return copy if copy.strides == a.strides else _layout(a, "strided")  # dense layouts copy as they are
 
 
-def _compare(twin, name, args, kwargs=None, outputs=(), exact=True):
+def _compare(twin, name, args, kwargs=None, outputs=(), exact=True, tol=None):
     table, xp, bit_exact = twin
     want = _run(reference, np, name, args, kwargs or {}, outputs)
     got = _run(table, xp, name, args, kwargs or {}, outputs)
@@ -96,7 +96,7 @@ def _compare(twin, name, args, kwargs=None, outputs=(), exact=True):
             numbers = ~np.isnan(w)  # a nan's sign bit is the hardware's choice; a zero's is not
             np.testing.assert_array_equal(np.signbit(g[numbers]), np.signbit(w[numbers]))
         else:
-            np.testing.assert_allclose(g, w, **TOL[w.dtype.type])
+            np.testing.assert_allclose(g, w, **(tol or TOL)[w.dtype.type])
 
 
 def _rand(shape, dtype, seed=0):
@@ -309,3 +309,56 @@ def test_scatter_add_accumulates_repeated_indices(twin, dtype):
     key = (np.array([0, 2, 0, 3]),)
     values = _rand((4, 3), dtype)
     _compare(twin, "scatter_add", [out, key, values], outputs=(0,), exact=False)
+
+
+# ---------------------------------------------------------------------------------------------- recurrent gates
+# (B, H) as SHAPES: the second passes PARALLEL_MIN. Pre-activations of scale 4 reach both saturated ends of the
+# sigmoid and tanh; the specials (nan, -0.0, inf, -inf) sit in the first gate. The forward twins run their own
+# tanh, within 3 ulps of NumPy's; c' = f c + i g can cancel, so near c' = 0 that becomes an absolute error of a
+# few ulps of |f c|: GATE_TOL. Backward is arithmetic only: exact.
+GATE_TOL = {np.float32: dict(rtol=4e-6, atol=2e-6), np.float64: TOL[np.float64]}
+def _gate_inputs(shape, dtype, layout, widths, seed):
+    batch, hidden = shape
+    return [_layout(_with_specials(4 * _rand((batch, w * hidden), dtype, seed + k)) if k == 0 else
+                    4 * _rand((batch, w * hidden), dtype, seed + k), layout) for k, w in enumerate(widths)]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_lstm_step_forward_and_backward(twin, dtype, shape, layout):
+    x, acts, c, h_out, c_out = _gate_inputs(shape, dtype, layout, (4, 5, 1, 1, 1), seed=0)
+    _compare(twin, "lstm_step_forward", [twin[1], x, acts, c, h_out, c_out], outputs=(2, 4, 5), exact=False,
+             tol=GATE_TOL)
+    # backward from a forward's real gate values (the reference's), and from the forward's specials
+    saved = _layout(acts, "c")
+    with np.errstate(all="ignore"):
+        reference.lstm_step_forward(np, x, saved, c, h_out, c_out)
+    dh, dc = _gate_inputs(shape, dtype, layout, (1, 1), seed=7)
+    _compare(twin, "lstm_step_backward", [twin[1], dh, dc, _layout(saved, layout), c])
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_gru_step_forward_and_backward(twin, dtype, shape, layout):
+    x, hh, acts, h, h_out = _gate_inputs(shape, dtype, layout, (3, 3, 4, 1, 1), seed=0)
+    _compare(twin, "gru_step_forward", [twin[1], x, hh, acts, h, h_out], outputs=(3, 5), exact=False, tol=GATE_TOL)
+    saved = _layout(acts, "c")
+    with np.errstate(all="ignore"):
+        reference.gru_step_forward(np, x, hh, saved, h, h_out)
+    dh, = _gate_inputs(shape, dtype, layout, (1,), seed=7)
+    _compare(twin, "gru_step_backward", [twin[1], dh, _layout(saved, layout), h])
+
+
+def test_numba_gate_twins_run_their_own_loops_on_float32_rows(monkeypatch):
+    """The recurrent layers' step slices (rows of a (T, B, 5H) buffer) are what the loops are compiled for."""
+    numba_cpu = _numba_twin()
+    monkeypatch.setattr(numba_cpu, "reference", None)  # the twin's own loop, or an AttributeError
+    batch, hidden = 5, 7
+    acts = _rand((3, batch, 5 * hidden), np.float32)[1]
+    x, c, h, c_out = (_rand(s, np.float32, k) for k, s in enumerate([(batch, 4 * hidden)] + [(batch, hidden)] * 3))
+    numba_cpu.lstm_step_forward(np, x, acts, c, h, c_out)
+    numba_cpu.lstm_step_backward(np, h, c_out, acts, c)
+    numba_cpu.gru_step_forward(np, x[:, :3 * hidden].copy(), x[:, hidden:].copy(), acts[:, :4 * hidden].copy(), c, h)
+    numba_cpu.gru_step_backward(np, h, acts[:, :4 * hidden].copy(), c)

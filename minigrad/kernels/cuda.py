@@ -9,7 +9,15 @@ from __future__ import annotations
 import cupy as cp
 import cupyx
 
-from .reference import adam_step_, relu, softmax_pair  # noqa: F401  (no fused twin yet)
+from .reference import (  # noqa: F401  (no fused twin yet: the reference runs on CuPy arrays too)
+    adam_step_,
+    gru_step_backward,
+    gru_step_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    relu,
+    softmax_pair,
+)
 from .reference import sgd_step_ as reference_sgd_step_
 
 _relu_backward = cp.ElementwiseKernel(

@@ -26,10 +26,10 @@ PARALLEL_MIN = 1 << 15
 NUMPY_MAX = 1 << 13
 
 
-def _compiled(loop):
+def _compiled(loop, error_model="python"):
     """(serial, parallel) compilations of one loop: in the serial one, prange is a plain range."""
-    return (njit(fastmath=False, cache=True)(loop),
-            njit(parallel=True, fastmath=False, cache=True)(loop))
+    return (njit(fastmath=False, error_model=error_model, cache=True)(loop),
+            njit(parallel=True, fastmath=False, error_model=error_model, cache=True)(loop))
 
 
 @njit(fastmath={"reassoc"}, cache=True)
@@ -242,3 +242,159 @@ def adam_step_(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr
         flat[0], flat[1], flat[2], flat[3], flat[4] if has_max else flat[3], has_max, maximize, dt(weight_decay),
         dt(1 - lr * weight_decay), decoupled, dt(1 - beta1), dt(beta2), dt(1 - beta2),
         dt((1 - beta2 ** step) ** 0.5), dt(eps), dt(lr / (1 - beta1 ** step)))
+
+
+# ---------------------------------------------------------------------------------------------- recurrent gates
+# tanh for float32, vectorizable (libm's tanhf, which numba calls, does not vectorize: 20x slower than NumPy's),
+# from expm1 as the exp above: tanh|v| = -m / (2 + m) with m = expm1(-2|v|) = 2^k (expm1(r) + 1) - 1, where
+# d = -2|v| = k ln2 + r; expm1(r) by its series (no 1 - e cancellation for small |v|). Within 3 ulps of
+# NumPy's tanh. d is clamped at -40 (tanh rounds to 1 there) so that 2^k stays normal, and inf gives 1;
+# below 2^-12, tanh v rounds to v, which also keeps the sign of -0.0. error_model="numpy": numba's check
+# for a division by zero (which cannot happen here) would stop the loop from vectorizing.
+_TWO, _MINUS_TWO, _CLAMP, _TANH_IS_V = np.float32(2.0), np.float32(-2.0), np.float32(-40.0), np.float32(2.0 ** -12)
+
+
+@njit(fastmath=False, error_model="numpy", inline="always", cache=True)
+def _tanh32(v):
+    a = abs(v)
+    d = _MINUS_TWO * a
+    d = d if d > _CLAMP else _CLAMP
+    k = np.floor(d * _LOG2E + _HALF)
+    r = (d - k * _LN2_HI) - k * _LN2_LO
+    expm1_r = r * (_ONE + r * (_C2 + r * (_C3 + r * (_C4 + r * (_C5 + r * (_C6 + r * _C7))))))
+    scale = np.int32((np.int32(k) + np.int32(127)) << np.int32(23)).view(np.float32)
+    m = scale * expm1_r + (scale - _ONE)
+    t = -m / (_TWO + m)
+    t = t if v > 0 else -t
+    t = v if a < _TANH_IS_V else t
+    return v if np.isnan(v) else t
+
+
+@njit(fastmath=False, error_model="numpy", inline="always", cache=True)
+def _sigmoid32(v):
+    return _tanh32(v * _HALF) * _HALF + _HALF  # the reference's tanh(v / 2) / 2 + 1 / 2
+
+
+# Per batch row (H columns per gate, a few KiB: it stays in L1), a few short loops that each write one
+# array and so vectorize: one loop doing everything writes several arrays that LLVM must assume may overlap,
+# and runs 5-10x slower. NumPy's reference makes ~15 passes over the whole step, each a separate call (and
+# its backward allocates a temporary per operator). Operations as the reference's, in its order, so that
+# only tanh's last bits may differ (forward) and backward is bit-identical.
+def _lstm_forward_loop(x, acts, c, h_out, c_out):
+    hidden = c.shape[1]
+    for b in prange(c.shape[0]):
+        xb, ab, cb, hb, cob = x[b], acts[b], c[b], h_out[b], c_out[b]
+        x_g, x_o, g, o, tanh_c = xb[2 * hidden:3 * hidden], xb[3 * hidden:], ab[2 * hidden:3 * hidden], \
+            ab[3 * hidden:4 * hidden], ab[4 * hidden:]
+        for j in range(2 * hidden):  # i, f. (Loops from 0 only: range(2 * hidden, 3 * hidden) does not vectorize.)
+            ab[j] = _sigmoid32(ab[j] + xb[j])
+        for j in range(hidden):
+            g[j] = _tanh32(g[j] + x_g[j])
+        for j in range(hidden):
+            o[j] = _sigmoid32(o[j] + x_o[j])
+        for j in range(hidden):
+            cob[j] = ab[hidden + j] * cb[j] + ab[j] * g[j]
+        for j in range(hidden):
+            tanh_c[j] = _tanh32(cob[j])
+        for j in range(hidden):
+            hb[j] = o[j] * tanh_c[j]
+
+
+def _lstm_backward_loop(dh, dc_in, acts, c_prev, dg, dc_next):
+    hidden = c_prev.shape[1]
+    for b in prange(c_prev.shape[0]):
+        dhb, ab, cb, dgb, dcb = dh[b], acts[b], c_prev[b], dg[b], dc_next[b]
+        i, f, g, o, tanh_c = ab[:hidden], ab[hidden:2 * hidden], ab[2 * hidden:3 * hidden], \
+            ab[3 * hidden:4 * hidden], ab[4 * hidden:]
+        dc_in_b = dc_in[b]
+        for j in range(hidden):  # dc, held in dc_next's row until its last loop
+            dcb[j] = dc_in_b[j] + dhb[j] * o[j] * (_ONE - tanh_c[j] * tanh_c[j])
+        for j in range(hidden):
+            dgb[j] = dcb[j] * g[j] * i[j] * (_ONE - i[j])
+        for j in range(hidden):
+            dgb[hidden + j] = dcb[j] * cb[j] * f[j] * (_ONE - f[j])
+        for j in range(hidden):
+            dgb[2 * hidden + j] = dcb[j] * i[j] * (_ONE - g[j] * g[j])
+        for j in range(hidden):
+            dgb[3 * hidden + j] = dhb[j] * tanh_c[j] * o[j] * (_ONE - o[j])
+        for j in range(hidden):
+            dcb[j] = dcb[j] * f[j]
+
+
+def _gru_forward_loop(x, hh, acts, h, h_out):
+    hidden = h.shape[1]
+    for b in prange(h.shape[0]):
+        xb, hhb, ab, hb, ob = x[b], hh[b], acts[b], h[b], h_out[b]
+        r, z, n, hn = ab[:hidden], ab[hidden:2 * hidden], ab[2 * hidden:3 * hidden], ab[3 * hidden:]
+        x_n, hh_n = xb[2 * hidden:], hhb[2 * hidden:]
+        for j in range(2 * hidden):  # r, z
+            ab[j] = _sigmoid32(xb[j] + hhb[j])
+        for j in range(hidden):  # W_hn h + b_hn, kept for backward
+            hn[j] = hh_n[j]
+        for j in range(hidden):
+            n[j] = _tanh32(r[j] * hh_n[j] + x_n[j])
+        for j in range(hidden):
+            ob[j] = (hb[j] - n[j]) * z[j] + n[j]  # (1 - z) n + z h
+
+
+def _gru_backward_loop(dh, acts, h_prev, dx, dhh, dh_skip):
+    hidden = h_prev.shape[1]
+    for b in prange(h_prev.shape[0]):
+        db, ab, hb, dxb, dhhb, dsb = dh[b], acts[b], h_prev[b], dx[b], dhh[b], dh_skip[b]
+        r, z, n, hn = ab[:hidden], ab[hidden:2 * hidden], ab[2 * hidden:3 * hidden], ab[3 * hidden:]
+        for j in range(hidden):  # dn
+            dxb[2 * hidden + j] = db[j] * (_ONE - z[j]) * (_ONE - n[j] * n[j])
+        for j in range(hidden):  # dr
+            dxb[j] = dxb[2 * hidden + j] * hn[j] * r[j] * (_ONE - r[j])
+        for j in range(hidden):  # dz
+            dxb[hidden + j] = db[j] * (hb[j] - n[j]) * z[j] * (_ONE - z[j])
+        for j in range(2 * hidden):
+            dhhb[j] = dxb[j]
+        for j in range(hidden):
+            dhhb[2 * hidden + j] = dxb[2 * hidden + j] * r[j]
+        for j in range(hidden):
+            dsb[j] = db[j] * z[j]
+
+
+_LSTM_FORWARD, _LSTM_BACKWARD = _compiled(_lstm_forward_loop, "numpy"), _compiled(_lstm_backward_loop)
+_GRU_FORWARD, _GRU_BACKWARD = _compiled(_gru_forward_loop, "numpy"), _compiled(_gru_backward_loop)
+
+
+def _gate_arrays(*arrays):
+    """True when every array is a 2-D float32 NumPy array with contiguous rows (the loops' one compiled
+    layout; float64 runs the reference, whose tanh is libm's anyway)."""
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype != np.float32 or a.ndim != 2 or a.strides[1] != 4:
+            return False
+    return True
+
+
+def lstm_step_forward(xp, x, acts, c, h_out, c_out):
+    if not _gate_arrays(x, acts, c, h_out, c_out):
+        return reference.lstm_step_forward(xp, x, acts, c, h_out, c_out)
+    _pick(_LSTM_FORWARD, c.size)(x, acts, c, h_out, c_out)
+
+
+def lstm_step_backward(xp, dh, dc_in, acts, c_prev):
+    if not _gate_arrays(dh, dc_in, acts, c_prev):
+        return reference.lstm_step_backward(xp, dh, dc_in, acts, c_prev)
+    dg = np.empty((c_prev.shape[0], 4 * c_prev.shape[1]), np.float32)
+    dc_next = np.empty_like(c_prev)
+    _pick(_LSTM_BACKWARD, c_prev.size)(dh, dc_in, acts, c_prev, dg, dc_next)
+    return dg, dc_next
+
+
+def gru_step_forward(xp, x, hh, acts, h, h_out):
+    if not _gate_arrays(x, hh, acts, h, h_out):
+        return reference.gru_step_forward(xp, x, hh, acts, h, h_out)
+    _pick(_GRU_FORWARD, h.size)(x, hh, acts, h, h_out)
+
+
+def gru_step_backward(xp, dh, acts, h_prev):
+    if not _gate_arrays(dh, acts, h_prev):
+        return reference.gru_step_backward(xp, dh, acts, h_prev)
+    width = 3 * h_prev.shape[1]
+    dx, dhh = np.empty((h_prev.shape[0], width), np.float32), np.empty((h_prev.shape[0], width), np.float32)
+    dh_skip = np.empty_like(h_prev)
+    _pick(_GRU_BACKWARD, h_prev.size)(dh, acts, h_prev, dx, dhh, dh_skip)
+    return dx, dhh, dh_skip

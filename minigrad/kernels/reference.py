@@ -121,3 +121,71 @@ def adam_step_(xp, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr
     xp.divide(exp_avg, scratch, out=scratch)
     scratch *= step_size
     param -= scratch
+
+
+# ---------------------------------------------------------------------------------------------- recurrent gates
+# One time step's gate math of ops/rnn.py's Recurrence, the recurrent matrix product left to the caller (BLAS).
+# The forward kernels write in place into the layer's saved buffers; the backward ones only read, in the
+# vocabulary of a Function's backward (operators, xp.concatenate), so that a recorded backward runs them on
+# Tensors unchanged.
+def _sigmoid_(xp, a):
+    """sigmoid in place, as tanh(a / 2) / 2 + 1 / 2 (as ops.Sigmoid: never overflows); allocates nothing."""
+    a *= 0.5
+    xp.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+
+
+def lstm_step_forward(xp, x, acts, c, h_out, c_out):
+    """One LSTM step. ``acts`` (B, 5H) holds h @ W_hh.T in its first 4H columns on entry and (i, f, g, o,
+    tanh c') on return; x (B, 4H) is the step's input projection, c (B, H) the previous cell state;
+    writes c' = f c + i g into c_out and h' = o tanh c' into h_out."""
+    hidden = c.shape[-1]
+    gates = acts[:, :4 * hidden]
+    gates += x
+    i, f, g, o, tanh_c = (acts[:, k * hidden:(k + 1) * hidden] for k in range(5))
+    _sigmoid_(xp, gates[:, :2 * hidden])
+    xp.tanh(g, out=g)
+    _sigmoid_(xp, o)
+    xp.multiply(f, c, out=c_out)
+    c_out += i * g
+    xp.tanh(c_out, out=tanh_c)
+    xp.multiply(o, tanh_c, out=h_out)
+
+
+def lstm_step_backward(xp, dh, dc_in, acts, c_prev):
+    """One LSTM step's gate derivatives: (d pre-activations (B, 4H), the gradient passed to the previous
+    cell state) from the gradients dh, dc_in reaching h' and c', the step's ``acts`` and previous cell state."""
+    hidden = c_prev.shape[-1]
+    i, f, g, o, tanh_c = (acts[:, k * hidden:(k + 1) * hidden] for k in range(5))
+    dc = dc_in + dh * o * (1 - tanh_c * tanh_c)  # h = o * tanh(c)
+    dg = xp.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
+                         dh * tanh_c * o * (1 - o)], axis=-1)
+    return dg, dc * f
+
+
+def gru_step_forward(xp, x, hh, acts, h, h_out):
+    """One GRU step. ``hh`` (B, 3H) = h @ W_hh.T + b_hh, x (B, 3H) the step's input projection, h (B, H)
+    the previous state; writes (r, z, n, W_hn h + b_hn) into ``acts`` (B, 4H) and h' into h_out."""
+    hidden = h.shape[-1]
+    r, z, n, hn = (acts[:, k * hidden:(k + 1) * hidden] for k in range(4))
+    rz = acts[:, :2 * hidden]
+    xp.add(x[:, :2 * hidden], hh[:, :2 * hidden], out=rz)
+    _sigmoid_(xp, rz)
+    hn[...] = hh[:, 2 * hidden:]
+    xp.multiply(r, hn, out=n)
+    n += x[:, 2 * hidden:]
+    xp.tanh(n, out=n)
+    xp.subtract(h, n, out=h_out)
+    h_out *= z
+    h_out += n  # (1 - z) * n + z * h
+
+
+def gru_step_backward(xp, dh, acts, h_prev):
+    """One GRU step's gate derivatives from the gradient dh reaching h': (d input projection (B, 3H),
+    d (h @ W_hh.T + b_hh) (B, 3H), the part of the previous state's gradient that skips W_hh: dh z)."""
+    hidden = h_prev.shape[-1]
+    r, z, n, hn = (acts[:, k * hidden:(k + 1) * hidden] for k in range(4))
+    dn = dh * (1 - z) * (1 - n * n)  # h = (1 - z) * n + z * h_prev
+    dr, dz = dn * hn * r * (1 - r), dh * (h_prev - n) * z * (1 - z)
+    return xp.concatenate([dr, dz, dn], axis=-1), xp.concatenate([dr, dz, dn * r], axis=-1), dh * z

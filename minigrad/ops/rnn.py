@@ -11,6 +11,7 @@ active at step t) carry an inactive row's state through unchanged, so the last s
 sequence's final state in either direction, and an inactive row passes its gradient straight through.
 """
 from ..autograd import Function
+from ..backend import kernels
 
 
 def _sigmoid(xp, a):
@@ -62,13 +63,18 @@ class Recurrence(Function):
             acts = (xp.empty if batch_sizes is None else xp.zeros)((steps, batch, width), x_proj.dtype)
         w_t = xp.ascontiguousarray(w_hh.T)  # OpenBLAS runs h @ w_t ~1.5x faster than on the transposed view
         h, c = h0, aux
+        step_kernels = kernels(xp)  # the gate math of one step: fused loops where numba is installed
         for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
             n = batch if batch_sizes is None else batch_sizes[t]
             x, h_in = x_proj[t, :n], h[:n]
             if lstm:
-                _lstm_step(xp, x, h_in, c[:n], w_t, acts[t, :n], out[0, t, :n], out[1, t, :n], hidden)
+                xp.matmul(h_in, w_t, out=acts[t, :n, :4 * hidden])
+                step_kernels.lstm_step_forward(xp, x, acts[t, :n], c[:n], out[0, t, :n], out[1, t, :n])
             elif mode == "gru":
-                _gru_step(xp, x, h_in, w_t, aux, acts[t, :n], out[0, t, :n], hidden)
+                hh = h_in @ w_t
+                if aux is not None:
+                    hh += aux
+                step_kernels.gru_step_forward(xp, x, hh, acts[t, :n], h_in, out[0, t, :n])
             else:
                 pre = x + h_in @ w_t
                 out[0, t, :n] = xp.tanh(pre) if mode == "rnn_tanh" else xp.maximum(pre, 0)
@@ -100,10 +106,10 @@ class Recurrence(Function):
         h_prev = _previous(xp, out[0], h0, self.reverse)
         if self.mode == "lstm":
             c_prev = _previous(xp, out[1], aux, self.reverse)
-            d_x, d_h0, d_c0 = _lstm_backward(xp, self.visits(), grad, acts, c_prev, w_hh, hidden)
+            d_x, d_h0, d_c0 = _lstm_backward(xp, self.visits(), grad, acts, c_prev, w_hh)
             d_hh = d_x
         elif self.mode == "gru":
-            d_x, d_hh, d_h0 = _gru_backward(xp, self.visits(), grad[0], h_prev, acts, w_hh, hidden)
+            d_x, d_hh, d_h0 = _gru_backward(xp, self.visits(), grad[0], h_prev, acts, w_hh)
         else:
             d_x, d_h0 = _rnn_backward(xp, self.visits(), grad[0], out[0], w_hh, self.mode)
             d_hh = d_x
@@ -127,17 +133,15 @@ class Recurrence(Function):
 
 # The backward loops take each step's gate derivatives inside the loop, on (B, H) slices that stay in cache:
 # computing them for all steps up front costs 3x more (measured), all in full-size temporaries.
-def _lstm_backward(xp, visits, grad, acts, c_prev, w_hh, hidden):
+def _lstm_backward(xp, visits, grad, acts, c_prev, w_hh):
+    step_kernels = kernels(xp)  # the reference (recorded) in a create_graph pass
     d_gates = [None] * len(visits)
     dh_next = dc_next = None
     for t, active in visits:
-        i, f, g, o, tanh_c = (acts[t, :, k * hidden:(k + 1) * hidden] for k in range(5))
         dh = grad[0, t] if dh_next is None else grad[0, t] + dh_next
         dc_in = grad[1, t] if dc_next is None else grad[1, t] + dc_next
-        dc = dc_in + dh * o * (1 - tanh_c * tanh_c)  # h = o * tanh(c)
-        dg = xp.concatenate([dc * g * i * (1 - i), dc * c_prev[t] * f * (1 - f), dc * i * (1 - g * g),
-                             dh * tanh_c * o * (1 - o)], axis=-1)
-        dh_next, dc_next = dg @ w_hh, dc * f
+        dg, dc_next = step_kernels.lstm_step_backward(xp, dh, dc_in, acts[t], c_prev[t])
+        dh_next = dg @ w_hh
         if active is not None:  # finished rows: no gate gradient, the state's gradient passes through
             dg = xp.where(active, dg, xp.zeros_like(dg))
             dh_next, dc_next = xp.where(active, dh_next, dh), xp.where(active, dc_next, dc_in)
@@ -145,17 +149,14 @@ def _lstm_backward(xp, visits, grad, acts, c_prev, w_hh, hidden):
     return xp.stack(d_gates, axis=0), dh_next, dc_next
 
 
-def _gru_backward(xp, visits, grad, h_prev, acts, w_hh, hidden):
+def _gru_backward(xp, visits, grad, h_prev, acts, w_hh):
+    step_kernels = kernels(xp)
     d_x, d_hh = [None] * len(visits), [None] * len(visits)
     dh_next = None
     for t, active in visits:
-        r, z, n, hn = (acts[t, :, k * hidden:(k + 1) * hidden] for k in range(4))
         dh = grad[t] if dh_next is None else grad[t] + dh_next
-        dn = dh * (1 - z) * (1 - n * n)  # h = (1 - z) * n + z * h_prev
-        dr, dz = dn * hn * r * (1 - r), dh * (h_prev[t] - n) * z * (1 - z)
-        dx = xp.concatenate([dr, dz, dn], axis=-1)
-        dhh = xp.concatenate([dr, dz, dn * r], axis=-1)
-        dh_next = dh * z + dhh @ w_hh
+        dx, dhh, dh_skip = step_kernels.gru_step_backward(xp, dh, acts[t], h_prev[t])
+        dh_next = dh_skip + dhh @ w_hh
         if active is not None:
             dx, dhh = xp.where(active, dx, xp.zeros_like(dx)), xp.where(active, dhh, xp.zeros_like(dhh))
             dh_next = xp.where(active, dh_next, dh)
@@ -176,42 +177,3 @@ def _rnn_backward(xp, visits, grad, states, w_hh, mode):
             dh_next = xp.where(active, dh_next, dh)
         d_pre[t] = dp
     return xp.stack(d_pre, axis=0), dh_next
-
-
-def _sigmoid_(xp, a):
-    """_sigmoid in place: the step loop allocates nothing per gate."""
-    a *= 0.5
-    xp.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-
-
-def _lstm_step(xp, x, h, c, w_t, acts, h_out, c_out, hidden):
-    gates = acts[:, :4 * hidden]
-    xp.matmul(h, w_t, out=gates)
-    gates += x
-    i, f, g, o, tanh_c = (acts[:, k * hidden:(k + 1) * hidden] for k in range(5))
-    _sigmoid_(xp, gates[:, :2 * hidden])
-    xp.tanh(g, out=g)
-    _sigmoid_(xp, o)
-    xp.multiply(f, c, out=c_out)
-    c_out += i * g
-    xp.tanh(c_out, out=tanh_c)
-    xp.multiply(o, tanh_c, out=h_out)
-
-
-def _gru_step(xp, x, h, w_t, b_hh, acts, h_out, hidden):
-    r, z, n, hn = (acts[:, k * hidden:(k + 1) * hidden] for k in range(4))
-    hh = h @ w_t
-    if b_hh is not None:
-        hh += b_hh
-    rz = acts[:, :2 * hidden]
-    xp.add(x[:, :2 * hidden], hh[:, :2 * hidden], out=rz)
-    _sigmoid_(xp, rz)
-    hn[...] = hh[:, 2 * hidden:]
-    xp.multiply(r, hn, out=n)
-    n += x[:, 2 * hidden:]
-    xp.tanh(n, out=n)
-    xp.subtract(h, n, out=h_out)
-    h_out *= z
-    h_out += n  # (1 - z) * n + z * h
