@@ -24,15 +24,18 @@ def _as_numpy(t):
     return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else minigrad.backend.to_numpy(t.detach().array)
 
 
-def assert_same(got, expected, where="result", rtol=1e-6, atol=1e-7):
-    """minigrad's value equals torch's: tensors in dtype, shape and value; other objects as Python values."""
+def assert_same(got, expected, where="result", rtol=None, atol=None):
+    """minigrad's value equals torch's: tensors in dtype, shape and value (to float32 or float64 rounding,
+    by dtype, unless ``rtol``/``atol`` say otherwise); other objects as Python values."""
     if isinstance(expected, torch.Tensor):
         assert isinstance(got, minigrad.Tensor), f"{where}: torch returns a tensor, minigrad {got!r}"
         assert str(got.dtype).split(".")[-1] == str(expected.dtype).split(".")[-1], f"{where}: dtype"
         a, b = _as_numpy(got), _as_numpy(expected)
         assert a.shape == b.shape, f"{where}: shape {a.shape} != {b.shape}"
         if b.dtype.kind == "f":
-            np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=True, err_msg=where)
+            exact64 = b.dtype == np.float64
+            np.testing.assert_allclose(a, b, rtol=rtol or (1e-12 if exact64 else 1e-6),
+                                       atol=atol or (1e-14 if exact64 else 1e-7), equal_nan=True, err_msg=where)
         else:
             np.testing.assert_array_equal(a, b, err_msg=where)
     elif isinstance(expected, (tuple, list)) and not isinstance(expected, torch.Size):
@@ -61,7 +64,7 @@ def assert_same_error(error, torch_error, pattern=None):
                                                                           f"says {error}"
 
 
-def assert_same_outcome(fn, rtol=1e-6, atol=1e-7, key=None):
+def assert_same_outcome(fn, rtol=None, atol=None, key=None):
     """``fn(minigrad)`` returns torch's value, or raises torch's error (``key(torch's message)``, if given,
     is the regex minigrad's message must match)."""
     expected, torch_error = run(fn, torch)
