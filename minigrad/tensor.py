@@ -494,14 +494,16 @@ class Tensor:
         if isinstance(other, Tensor):
             return other
         own, kind = self.array.dtype, type(other)
-        if (kind is float and own.kind == "f") or (kind is int and own.kind in "iuf"):  # the common case, fast
+        if (kind is float or kind is int) and own.kind == "f":  # the common case, fast
             return Tensor._wrap(self.xp.asarray(other, dtype=own))
         if isinstance(other, (numbers.Number, np.generic)):
-            kind, own = np.asarray(other).dtype, self.array.dtype
-            if kind.kind not in "biuf":
+            value = np.asarray(other)
+            if value.dtype.kind == "O" and isinstance(other, numbers.Integral):
+                raise OverflowError("int too big to convert")  # past int64, as torch
+            if value.dtype.kind not in "biuf":
                 raise _OperandTypeError(f"expected a Tensor or a real number as operand, got {type(other).__name__}")
-            dtype = own if dtypes.category(kind) <= dtypes.category(own) else dtypes.default_for(kind)
-            return Tensor._wrap(self.xp.asarray(other, dtype=dtype))
+            dtype = own if dtypes.category(value.dtype) <= dtypes.category(own) else dtypes.default_for(value.dtype)
+            return Tensor._wrap(self.xp.asarray(value.astype(dtype)))  # uint8 + 300 wraps, as in torch
         if isinstance(other, np.ndarray) or get_array_module(other) is not np:  # minigrad also takes arrays
             dtypes.check_numpy_dtype(other.dtype)
             return Tensor._wrap(self.xp.asarray(other))

@@ -469,6 +469,10 @@ CASES = [
     Case("add_method_none", lambda lib: t23(lib).add(None), match="NoneType"),
     Case("eq_method_str", lambda lib: t23(lib).eq("a"), match="str"),
     Case("add_numpy_scalar", lambda lib: t23(lib) + np.float64(2)),
+    Case("uint8_plus_300_wraps", lambda lib: lib.tensor([250], dtype=lib.uint8) + 300),
+    Case("int8_times_1000_wraps", lambda lib: lib.tensor([1], dtype=lib.int8) * 1000),
+    Case("int64_plus_2_pow_70", lambda lib: lib.tensor([5]) + 2 ** 70),
+    Case("bool_plus_int", lambda lib: lib.tensor([True]) + 2),
     Case("mul_numpy_array", lambda lib: lib.tensor([1, 2]) * np.array([3, 4])),
     # -------------------------------------------------------------------------------------------- torch's words
     Case("matmul_2d", lambda lib: lib.ones(2, 3) @ lib.ones(4, 5)),
