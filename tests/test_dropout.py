@@ -237,8 +237,9 @@ def test_inplace_writes_into_the_input_and_backpropagates_like_torch(rng):
     plain = minigrad.ones(6, 6)
     assert F.dropout2d(plain.view(1, 6, 6, 1), 0.5, inplace=True).shape == (1, 6, 6, 1)
     assert (plain.numpy() == 0).any()
+    assert plain._version == 1  # the view shares its base's version counter, as torch's views do
     F.dropout(plain, 0.5, inplace=True)
-    assert plain._version == 1
+    assert plain._version == 2
     layer = nn.Dropout(0.5, inplace=True)
     y = minigrad.ones(100)
     assert layer(y) is y and (y.numpy() == 0).any()
