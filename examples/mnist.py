@@ -196,8 +196,9 @@ def draw_graph(path: Path, model, criterion, loader) -> None:
         f.write(data)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
+def prepare(args):
+    """What every example checks before training, shared with mnist_cnn.py: (device, dataset name, training
+    set, test set), seeded; or an exit status after one clear error line (2: bad option, 1: no data)."""
     if args.plot is not None:
         try:
             import matplotlib  # noqa: F401  (checked up front, not after minutes of training)
@@ -217,6 +218,15 @@ def main(argv=None) -> int:
         return 1
     if args.limit is not None:
         train_set = Subset(train_set, range(min(args.limit, len(train_set))))
+    return device, name, train_set, test_set
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    prepared = prepare(args)
+    if isinstance(prepared, int):
+        return prepared
+    device, name, train_set, test_set = prepared
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, device=device)
     test_loader = DataLoader(test_set, batch_size=args.batch_size, shuffle=False, device=device)
 

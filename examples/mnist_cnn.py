@@ -22,9 +22,8 @@ import mnist
 import minigrad
 import minigrad.nn.functional as F
 from minigrad import nn, optim
-from minigrad.datasets import DatasetNotFoundError, IDXFormatError
 from minigrad.optim.lr_scheduler import StepLR
-from minigrad.utils.data import DataLoader, Subset
+from minigrad.utils.data import DataLoader
 
 
 class Net(nn.Module):
@@ -86,25 +85,10 @@ def resume(path, model, optimizer, scheduler, loader) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.plot is not None:
-        try:
-            import matplotlib  # noqa: F401  (checked up front, not after minutes of training)
-        except ImportError:
-            print("error: --plot needs matplotlib: pip install matplotlib", file=sys.stderr)
-            return 2
-    device = minigrad.device(args.device)
-    if device.type == "cuda" and not minigrad.cuda.is_available():
-        print(f"error: --device cuda: {minigrad.cuda.unavailable_reason()}", file=sys.stderr)
-        return 2
-    minigrad.manual_seed(args.seed)
-    try:
-        name, train_set, test_set = mnist.load_data(args)
-    except (DatasetNotFoundError, IDXFormatError) as e:
-        print(f"error: {e}\nThis script: --data-dir DIR points it at local files; --dataset fashion-mnist "
-              "trains on Fashion-MNIST instead.", file=sys.stderr)
-        return 1
-    if args.limit is not None:
-        train_set = Subset(train_set, range(min(args.limit, len(train_set))))
+    prepared = mnist.prepare(args)
+    if isinstance(prepared, int):
+        return prepared
+    device, name, train_set, test_set = prepared
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, device=device)
     test_loader = DataLoader(test_set, batch_size=args.test_batch_size, shuffle=False, device=device)
 

@@ -80,6 +80,19 @@ def _scalar_seed(outputs, v, name: str):
     return (outputs[0].detach() * 0 + 1,)
 
 
+def _inputs_and_v(inputs, v, create_graph: bool, name: str):
+    """(prepared inputs, whether they came as a tuple, v checked against them): v may be omitted only for a
+    single one-element input (jvp, hvp, vhp)."""
+    inputs, in_tuple = _tuple(inputs, "inputs", name)
+    inputs = _prepare(inputs, create_graph)
+    if v is None:
+        if len(inputs) != 1 or inputs[0].numel() != 1:
+            raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
+                               "single Tensor with a single element.")
+        v = (inputs[0].detach() * 0 + 1,)
+    return inputs, in_tuple, _check_v(v, inputs, name)
+
+
 def _unwrap(items: tuple, is_tuple: bool):
     return items if is_tuple else items[0]
 
@@ -97,14 +110,7 @@ def vjp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
 
 def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """(func(inputs), J . v), by differentiating the (linear in u) vjp u^T . J with respect to u."""
-    inputs, in_tuple = _tuple(inputs, "inputs", "jvp")
-    inputs = _prepare(inputs, create_graph)
-    if v is None:
-        if len(inputs) != 1 or inputs[0].numel() != 1:
-            raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
-                               "single Tensor with a single element.")
-        v = (inputs[0].detach() * 0 + 1,)
-    v = _check_v(v, inputs, "jvp")
+    inputs, in_tuple, v = _inputs_and_v(inputs, v, create_graph, "jvp")
     outputs, out_tuple = _outputs(func, inputs, "jvp", strict)
     dummies = tuple((o.detach() * 0).requires_grad_(True) for o in outputs)  # u: any value, the vjp is linear
     with enable_grad():
@@ -139,14 +145,7 @@ def hvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
 
 
 def _hessian_product(func, inputs, v, create_graph, strict, name):
-    inputs, in_tuple = _tuple(inputs, "inputs", name)
-    inputs = _prepare(inputs, create_graph)
-    if v is None:
-        if len(inputs) != 1 or inputs[0].numel() != 1:
-            raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
-                               "single Tensor with a single element.")
-        v = (inputs[0].detach() * 0 + 1,)
-    v = _check_v(v, inputs, name)
+    inputs, in_tuple, v = _inputs_and_v(inputs, v, create_graph, name)
     with enable_grad():
         output = _scalar_function(func, inputs, name)
         first = _grads((output,), inputs, (output.detach() * 0 + 1,), True, strict, "output")
