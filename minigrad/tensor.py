@@ -1182,12 +1182,11 @@ class Tensor:
         value = value if isinstance(value, Tensor) else self._operand(value)
         try:
             if self._records_inplace(value):  # y[0] = x with x requiring grad: recorded, as torch's index_put_
-                return self._commit(ops.IndexPut.apply(self._snapshot(), value.to(self.dtype), key=key))
-            self._check_result_type(value.array.dtype)
-            self.array[key] = value.array
+                self._commit(ops.IndexPut.apply(self._snapshot(), value.to(self.dtype), key=key))
+            else:
+                self._commit(value, key)
         except IndexError as error:
             raise _torch_index_error(error, self.array.ndim) from None
-        self._version_counter[0] += 1
 
     # ------------------------------------------------------------------------------------------ in place
     # An in-place op computes its result out of place, then writes it into this tensor's storage (so views
@@ -1212,9 +1211,10 @@ class Tensor:
             raise RuntimeError(f"result type {dtypes.from_numpy_dtype(kind)} can't be cast to the desired output "
                                f"type {self.dtype}")
 
-    def _commit(self, result: Tensor) -> Tensor:
+    def _commit(self, result: Tensor, key=...) -> Tensor:
+        """The one write path of in-place ops: ``result`` into ``self[key]``, then the version bump."""
         self._check_result_type(result.array.dtype)
-        self.array[...] = result.array
+        self.array[key] = result.array
         self._version_counter[0] += 1
         if result.grad_fn is not None:
             self.grad_fn, self._requires_grad = result.grad_fn, True
@@ -1232,10 +1232,7 @@ class Tensor:
         value = value if isinstance(value, Tensor) else Tensor._wrap(self.xp.asarray(value))
         if self._records_inplace(value):
             return self._commit(self._snapshot() * 0 + value.to(self.dtype))
-        self._check_result_type(value.array.dtype)
-        self.array[...] = value.array
-        self._version_counter[0] += 1
-        return self
+        return self._commit(value)
 
     def __iadd__(self, other):  # `w -= lr * w.grad` under no_grad updates w itself, as in torch
         return self.add_(other)

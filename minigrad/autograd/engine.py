@@ -59,8 +59,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
                                    "Set allow_unused=True if this is the desired behavior.")
             if materialize_grads:
                 g = t._from_op(t.xp.zeros_like(t.array), None)
-        elif not create_graph or not g.requires_grad:
-            g = g if hasattr(g, "grad_fn") else t._from_op(g, None)
+        elif not hasattr(g, "grad_fn"):  # a first-order pass collects arrays
+            g = t._from_op(g, None)
         result.append(g)
     return tuple(result)
 
@@ -350,12 +350,8 @@ def _store_retained(fn, grad) -> None:
     tensor = fn.retained()
     if tensor is None:
         return
-    if hasattr(grad, "grad_fn"):  # recorded pass: keep the Tensor (it may itself require grad)
-        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
-    elif tensor.grad is None:
-        tensor.grad = tensor._from_op(grad.copy(), None)  # a copy: grad flows on and may be reused upstream
-    else:
-        tensor.grad.array += grad
+    recorded = hasattr(grad, "grad_fn")  # a recorded pass keeps the Tensor (it may itself require grad)
+    _accumulate(tensor, grad if recorded else grad.copy(), recorded)  # a copy: grad flows on upstream
 
 
 def _run_tensor_hooks(hooks: dict, grad, owner):

@@ -11,7 +11,7 @@ import numpy as np
 from .. import functions as _functions
 from ..tensor import Tensor
 
-records_graph = True  # Function.run and kernels() check this to record instead of computing on arrays
+records_graph = True  # backend.kernels() gives a recorded backward the reference kernels (plain expressions)
 float16, float32, float64, int64, bool_ = np.float16, np.float32, np.float64, np.int64, np.bool_
 newaxis = None
 
