@@ -233,15 +233,9 @@ def main(argv=None) -> int:
     model = Net().to(device)
     criterion = nn.CrossEntropyLoss()
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
-    start_epoch, history = 1, []
-    if args.resume is not None:
-        try:
-            start_epoch = resume(args.resume, model, optimizer, train_loader) + 1
-        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
-            # one line, no traceback: the file is the problem, not the program
-            print(f"error: cannot resume from {args.resume}: {' '.join(str(e).split())}", file=sys.stderr)
-            return 1
-        print(f"Resumed from {args.resume} after epoch {start_epoch - 1}")
+    start_epoch = first_epoch(args, lambda path: resume(path, model, optimizer, train_loader))
+    if start_epoch is None:
+        return 1
     print(f"{name}: {len(train_set)} training / {len(test_set)} test samples on {device}")
     if args.graph is not None:
         try:
@@ -250,26 +244,57 @@ def main(argv=None) -> int:
             print(f"error: --graph {args.graph}: {e}", file=sys.stderr)
             return 1
         print(f"Autograd graph written to {args.graph}")
+    fit(args, model, optimizer, (train_loader, test_loader), (criterion, criterion), start_epoch,
+        checkpoint=f"checkpoints/{name}.npz", title=f"{name} MLP")
+    return 0
+
+
+def first_epoch(args, load) -> int | None:
+    """The epoch to start from: 1, or the one after ``--resume``'s checkpoint (``load(path)`` returns its
+    epoch); None after one clear error line when the checkpoint cannot be used (no traceback: the file is
+    the problem, not the program). Shared with mnist_cnn.py."""
+    if args.resume is None:
+        return 1
+    try:
+        start_epoch = load(args.resume) + 1
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
+        print(f"error: cannot resume from {args.resume}: {' '.join(str(e).split())}", file=sys.stderr)
+        return None
+    print(f"Resumed from {args.resume} after epoch {start_epoch - 1}")
+    return start_epoch
+
+
+def fit(args, model, optimizer, loaders, losses, start_epoch, checkpoint, title, after_epoch=None,
+        extra_state=None) -> None:
+    """Train from ``start_epoch`` to ``--epochs`` (``after_epoch()`` after each, e.g. a scheduler step), print
+    the summary, save the checkpoint (model, optimizer, ``extra_state()``'s entries, epoch, random state) and
+    the plot.
+    Shared with mnist_cnn.py; ``losses`` is (training loss, test loss)."""
+    train_loader, test_loader = loaders
+    train_loss_fn, test_loss_fn = losses
+    history = []
     started = time.perf_counter()
     for epoch in range(start_epoch, args.epochs + 1):
-        train_loss = train(model, train_loader, optimizer, criterion, epoch, args.epochs)
-        test_loss, accuracy = test(model, test_loader, criterion)
+        train_loss = train(model, train_loader, optimizer, train_loss_fn, epoch, args.epochs)
+        test_loss, accuracy = test(model, test_loader, test_loss_fn)
+        if after_epoch is not None:
+            after_epoch()
         history.append({"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss, "accuracy": accuracy})
     wall = time.perf_counter() - started
-    trained = len(history) * len(train_set)
+    trained = len(history) * len(train_loader.dataset)
     print(f"Done: {len(history)} epoch(s) in {wall:.1f}s ({trained / max(wall, 1e-9):.0f} samples/s)"
           + (f", final accuracy {100 * history[-1]['accuracy']:.2f}%" if history else ""))
 
-    save = f"checkpoints/{name}.npz" if args.save is None else args.save
+    save = checkpoint if args.save is None else args.save
     if save:
         Path(save).parent.mkdir(parents=True, exist_ok=True)
-        minigrad.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        extra = extra_state() if extra_state else {}
+        minigrad.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), **extra,
                        "epoch": history[-1]["epoch"] if history else start_epoch - 1,
                        "rng": random_state(train_loader)}, save)
         print(f"Checkpoint saved to {save}")
     if args.plot is not None and history:
-        plot(args.plot, history, f"{name} MLP")
-    return 0
+        plot(args.plot, history, title)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
@@ -95,38 +94,14 @@ def main(argv=None) -> int:
     model = Net().to(device)
     optimizer = optim.Adadelta(model.parameters(), lr=args.lr)
     scheduler = StepLR(optimizer, step_size=1, gamma=args.gamma)
-    start_epoch, history = 1, []
-    if args.resume is not None:
-        try:
-            start_epoch = resume(args.resume, model, optimizer, scheduler, train_loader) + 1
-        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
-            print(f"error: cannot resume from {args.resume}: {' '.join(str(e).split())}", file=sys.stderr)
-            return 1
-        print(f"Resumed from {args.resume} after epoch {start_epoch - 1}")
+    start_epoch = mnist.first_epoch(args, lambda path: resume(path, model, optimizer, scheduler, train_loader))
+    if start_epoch is None:
+        return 1
     print(f"{name}: {len(train_set)} training / {len(test_set)} test samples on {device}")
     # Training minimises the batch mean; the test line reports the true per-sample average (a summed loss).
-    train_loss_fn, test_loss_fn = nn.NLLLoss(), nn.NLLLoss(reduction="sum")
-    started = time.perf_counter()
-    for epoch in range(start_epoch, args.epochs + 1):
-        train_loss = mnist.train(model, train_loader, optimizer, train_loss_fn, epoch, args.epochs)
-        test_loss, accuracy = mnist.test(model, test_loader, test_loss_fn)
-        scheduler.step()
-        history.append({"epoch": epoch, "train_loss": train_loss, "test_loss": test_loss, "accuracy": accuracy})
-    wall = time.perf_counter() - started
-    trained = len(history) * len(train_set)
-    print(f"Done: {len(history)} epoch(s) in {wall:.1f}s ({trained / max(wall, 1e-9):.0f} samples/s)"
-          + (f", final accuracy {100 * history[-1]['accuracy']:.2f}%" if history else ""))
-
-    save = f"checkpoints/{name}-cnn.npz" if args.save is None else args.save
-    if save:
-        Path(save).parent.mkdir(parents=True, exist_ok=True)
-        minigrad.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                       "scheduler": scheduler.state_dict(),
-                       "epoch": history[-1]["epoch"] if history else start_epoch - 1,
-                       "rng": mnist.random_state(train_loader)}, save)
-        print(f"Checkpoint saved to {save}")
-    if args.plot is not None and history:
-        mnist.plot(args.plot, history, f"{name} CNN")
+    mnist.fit(args, model, optimizer, (train_loader, test_loader), (nn.NLLLoss(), nn.NLLLoss(reduction="sum")),
+              start_epoch, checkpoint=f"checkpoints/{name}-cnn.npz", title=f"{name} CNN",
+              after_epoch=scheduler.step, extra_state=lambda: {"scheduler": scheduler.state_dict()})
     return 0
 
 
