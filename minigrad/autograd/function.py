@@ -72,18 +72,17 @@ class Function:
         fn.needs_input_grad = needs = tuple(needs)
         out = fn.forward(*arrays, **params)
         # Only floating results are differentiable (torch): an integer cast or an argmax ends the graph.
-        if True in needs and _state.enabled and out.dtype.kind == "f":
-            fn.parents = inputs
-            fn.versions = [t._version_counter[0] for t in inputs]  # backward checks saved inputs are unchanged
-            result = first._from_op(out, fn)
-            fn.output_id = id(out)
-            if _Anomaly.enabled:
-                fn.trace = creation_trace()
-        else:
-            result = first._from_op(out, None)
+        recorded = True in needs and _state.enabled and out.dtype.kind == "f"
+        result = first._from_op(out, fn if recorded else None)
         if cls.returns_view and _is_view(out, arrays[0]):  # one storage, one version counter (as torch's views)
             result._version_counter = first._version_counter
-        fn.output_version, fn.output_version_at = result._version_counter, result._version_counter[0]
+        if recorded:  # backward checks that what the node saved is unchanged
+            fn.parents = inputs
+            fn.versions = [t._version_counter[0] for t in inputs]
+            fn.output_id = id(out)
+            fn.output_version, fn.output_version_at = result._version_counter, result._version_counter[0]
+            if _Anomaly.enabled:
+                fn.trace = creation_trace()
         return result
 
     @classmethod

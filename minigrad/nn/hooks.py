@@ -7,6 +7,8 @@ The engine runs the pack node only after every part's gradient has arrived, whic
 """
 from __future__ import annotations
 
+import math
+
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 
@@ -22,7 +24,7 @@ class _Pack(Function):
     def backward(self, grad):
         bounds, offset = [], 0
         for shape in self.shapes[:-1]:
-            offset += _size(shape)
+            offset += math.prod(shape)
             bounds.append(offset)
         parts = [g.reshape(shape) for g, shape in zip(self.xp.split(grad, bounds), self.shapes)]
         return tuple(self.on_backward(parts))
@@ -33,20 +35,13 @@ class _Part(Function):
 
     def forward(self, packed, start=0, shape=(), dtype=None):
         self.start, self.total = start, packed.shape[0]
-        return packed[start:start + _size(shape)].reshape(shape).astype(dtype)
+        return packed[start:start + math.prod(shape)].reshape(shape).astype(dtype)
 
     def backward(self, grad):
         flat = grad.reshape(-1)
         before, after = self.start, self.total - self.start - flat.shape[0]
         zeros = self.xp.zeros_like
         return self.xp.concatenate([zeros(flat, shape=(before,)), flat, zeros(flat, shape=(after,))])
-
-
-def _size(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def _gate(tensors: list, on_backward) -> list:
