@@ -6,6 +6,7 @@ why it needs higher-order gradients. Sizes are meant to be small: jacobian and h
 """
 from __future__ import annotations
 
+from .. import functions
 from ..tensor import Tensor
 from .engine import grad
 from .grad_mode import enable_grad
@@ -168,7 +169,6 @@ def jacobian(func, inputs, create_graph: bool = False, strict: bool = False, vec
 
 
 def _jacobian_of(outputs, out_tuple, inputs, in_tuple, create_graph, strict):
-    from .. import functions  # stack lives with the torch.* functions, built after autograd
     table = []
     for out in outputs:
         flat = out.reshape(-1)
