@@ -16,9 +16,7 @@ dropout off (its masks come from each library's own generator) must give the sam
 from __future__ import annotations
 
 import argparse
-import cProfile
 import os
-import pstats
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -124,15 +122,7 @@ def profile(batch: int, steps: int, top: int, device: str = "cpu") -> None:
     """Where minigrad's step goes: cProfile's own time per function over ``steps`` steps."""
     weights, (x, y) = init_cnn_weights(), _data(batch, 0)
     step = FrameworkCNNStep(W.Framework("minigrad", device), weights, x, y)
-    step.warmup(3)
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in range(steps):
-        step.run()
-    step.sync()
-    prof.disable()
-    print(f"minigrad {device}: {steps} CNN training steps, batch {batch} (cProfile; times include its overhead)")
-    pstats.Stats(prof).sort_stats("tottime").print_stats(top)
+    W.profile_steps(step, steps, top, f"minigrad {device}: {steps} CNN training steps, batch {batch}")
 
 
 def _quiet(*_args, **_kwargs) -> None:

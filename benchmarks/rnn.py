@@ -16,9 +16,7 @@ workloads for run.py to register.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import os
-import pstats
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -125,15 +123,7 @@ def rnn_workloads(devices=("cpu",), modes=("LSTM", "GRU"), seed: int = 0) -> lis
 def profile(mode: str, steps: int, top: int, device: str = "cpu") -> None:
     """Where minigrad's step goes: cProfile's own time per function over ``steps`` steps."""
     step = FrameworkRNNStep(W.Framework("minigrad", device), mode, init_weights(mode), *_data(0))
-    step.warmup(3)
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in range(steps):
-        step.run()
-    step.sync()
-    prof.disable()
-    print(f"minigrad {device}: {steps} {mode} language-model training steps (cProfile; times include its overhead)")
-    pstats.Stats(prof).sort_stats("tottime").print_stats(top)
+    W.profile_steps(step, steps, top, f"minigrad {device}: {steps} {mode} language-model training steps")
 
 
 def main(argv=None) -> int:

@@ -619,3 +619,18 @@ def snapshot_check(workload: Workload) -> dict:
         failed = [r for r in rs if not r["passed"]]
         result[label] = failed[0] if failed else max(rs, key=lambda r: r["max_abs_diff"])
     return result
+
+
+def profile_steps(contender: Contender, steps: int, top: int, title: str) -> None:
+    """Where a contender's step goes: cProfile's own time per function over ``steps`` steps, after warm-up."""
+    import cProfile
+    import pstats
+    contender.warmup(3)
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(steps):
+        contender.run()
+    contender.sync()
+    prof.disable()
+    print(f"{title} (cProfile; times include its overhead)")
+    pstats.Stats(prof).sort_stats("tottime").print_stats(top)
