@@ -58,18 +58,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default: 0.01)")
     p.add_argument("--momentum", type=float, default=0.5, help="SGD momentum (default: 0.5)")
     p.add_argument("--seed", type=int, default=1, help="seed for weights and shuffling (default: 1)")
-    p.add_argument("--dataset", choices=sorted(DATASETS), help="default: mnist, or fashion-mnist as a fallback")
-    p.add_argument("--data-dir", type=Path, help="where to look for / download the data")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="(default: cpu)")
-    p.add_argument("--save", default=None, metavar="PATH",
-                   help="checkpoint written at the end (default: checkpoints/<dataset>.npz; '' to skip)")
-    p.add_argument("--resume", type=Path, metavar="PATH", help="continue from a checkpoint written by --save")
-    p.add_argument("--limit", type=int, metavar="N", help="train on the first N training samples only")
-    p.add_argument("--plot", type=Path, metavar="PNG", help="save loss/accuracy curves (needs matplotlib)")
+    add_common_arguments(p, "checkpoints/<dataset>.npz")
     p.add_argument("--graph", type=Path, metavar="FILE",
                    help="draw the model's autograd graph for one batch: .dot writes Graphviz text; .svg, .png "
                         "or .pdf need the graphviz package and Graphviz's dot program")
     return p.parse_args(argv)
+
+
+def add_common_arguments(p: argparse.ArgumentParser, checkpoint: str) -> None:
+    """The data, device, checkpoint and plot options of every MNIST example (mnist_cnn.py uses them too)."""
+    p.add_argument("--dataset", choices=sorted(DATASETS), help="default: mnist, or fashion-mnist as a fallback")
+    p.add_argument("--data-dir", type=Path, help="where to look for / download the data")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="(default: cpu)")
+    p.add_argument("--save", default=None, metavar="PATH",
+                   help=f"checkpoint written at the end (default: {checkpoint}; '' to skip)")
+    p.add_argument("--resume", type=Path, metavar="PATH", help="continue from a checkpoint written by --save")
+    p.add_argument("--limit", type=int, metavar="N", help="train on the first N training samples only")
+    p.add_argument("--plot", type=Path, metavar="PNG", help="save loss/accuracy curves (needs matplotlib)")
 
 
 def load_data(args):

@@ -61,14 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=1.0, help="Adadelta learning rate (default: 1.0)")
     p.add_argument("--gamma", type=float, default=0.7, help="learning-rate decay per epoch (default: 0.7)")
     p.add_argument("--seed", type=int, default=1, help="seed for weights, shuffling and dropout (default: 1)")
-    p.add_argument("--dataset", choices=sorted(mnist.DATASETS), help="default: mnist, or fashion-mnist as a fallback")
-    p.add_argument("--data-dir", type=Path, help="where to look for / download the data")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="(default: cpu)")
-    p.add_argument("--save", default=None, metavar="PATH",
-                   help="checkpoint written at the end (default: checkpoints/<dataset>-cnn.npz; '' to skip)")
-    p.add_argument("--resume", type=Path, metavar="PATH", help="continue from a checkpoint written by --save")
-    p.add_argument("--limit", type=int, metavar="N", help="train on the first N training samples only")
-    p.add_argument("--plot", type=Path, metavar="PNG", help="save loss/accuracy curves (needs matplotlib)")
+    mnist.add_common_arguments(p, "checkpoints/<dataset>-cnn.npz")
     return p.parse_args(argv)
 
 
