@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .anomaly import _Anomaly, check_backward_result
 from .function import recording
-from .grad_mode import enable_grad, no_grad
+from .grad_mode import _state
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they have "
           "already been freed). Saved intermediate values of the graph are freed when you call .backward() or "
@@ -77,7 +77,7 @@ class _GraphTask:
         self.captured = {}
         self.grads = {}
         self.leaf_pending = {}  # id(leaf) -> gradients still to come in this pass
-        self.leaf_grads = {}  # id(leaf) -> (leaf, sum of the gradients so far)
+        self.leaf_grads = {}  # id(leaf) -> sum of its gradients so far
 
     # ------------------------------------------------------------------------------------------ steps
     def execute(self, roots, seeds) -> None:
@@ -92,12 +92,16 @@ class _GraphTask:
             if root.grad_fn is None:
                 self._finish_leaf(root, grad)
             else:
-                self._add(root.grad_fn, grad)
+                fn, grads = root.grad_fn, self.grads
+                grads[fn] = grads[fn] + grad if fn in grads else grad
                 root_fns.append(root.grad_fn)
         if not root_fns:
             return
-        with (enable_grad() if self.create_graph else no_grad()):
+        was_enabled, _state.enabled = _state.enabled, self.create_graph  # a recorded pass records; else nothing does
+        try:
             self._run(root_fns, self._count_consumers(root_fns))
+        finally:
+            _state.enabled = was_enabled
 
     def _seed(self, root, gradient):
         """The gradient of the root itself: ones for a scalar, else the caller's (checked, and never aliased)."""
@@ -106,7 +110,7 @@ class _GraphTask:
             if root.array.size != 1:
                 raise RuntimeError(f"grad can be implicitly created only for scalar outputs, but the output has "
                                    f"shape {tuple(root.shape)}; pass `gradient=` with that shape")
-            grad = xp.ones_like(root.array)
+            grad = xp.array(1, root.array.dtype).reshape(root.array.shape)  # (ones_like: a microsecond more)
             return root._from_op(grad, None) if self.create_graph else grad
         is_tensor = hasattr(gradient, "grad_fn")
         array = gradient.array if is_tensor else xp.asarray(gradient, dtype=root.array.dtype)
@@ -144,35 +148,38 @@ class _GraphTask:
 
     def _run(self, root_fns, pending) -> None:
         ready = [fn for fn in dict.fromkeys(root_fns) if pending[fn] == 0]
-        relevant, grads, recorded = self.relevant, self.grads, self.create_graph
+        relevant, grads, targets, recorded = self.relevant, self.grads, self.targets, self.create_graph
+        target_fns = self.target_fns
         while ready:
             fn = ready.pop()
-            grad = grads.pop(fn, None)
             parents = fn.parents
-            if grad is not None and (fn.pre_hooks or fn.retained is not None or fn in self.target_fns):
+            if parents is None:
+                raise RuntimeError(_FREED)
+            grad = grads.pop(fn, None)
+            if grad is not None and (fn.pre_hooks or fn.retained is not None or target_fns and fn in target_fns):
                 grad = self._before(fn, grad)
-            if grad is None or (relevant is not None and fn not in relevant):
-                input_grads = (None,) * len(parents)
-            else:
-                input_grads = self._call(fn, grad)
-            for i, (parent, g) in enumerate(zip(parents, input_grads)):
+            wanted = relevant is None or fn in relevant
+            input_grads = self._call(fn, grad) if grad is not None and wanted else (None,) * len(parents)
+            for parent, g in zip(parents, input_grads):
                 parent_fn = parent.grad_fn
-                if g is not None and parent._requires_grad:
-                    target = parent.array
-                    if recorded or g.shape != target.shape or g.dtype != target.dtype:
-                        g = _fit(fn, i, g, parent, recorded)
-                    if parent_fn is not None:
-                        if relevant is None or parent_fn in relevant:
-                            self._add(parent_fn, g)
-                    elif self.targets is None or id(parent) in self.targets:
-                        self._add_leaf(parent, g)
                 if parent_fn is not None:
-                    if relevant is None or parent_fn in relevant:
-                        pending[parent_fn] -= 1
-                        if pending[parent_fn] == 0:
-                            ready.append(parent_fn)
-                elif parent._requires_grad and (relevant is None or fn in relevant):
-                    self._leaf_arrived(parent)
+                    if relevant is not None and parent_fn not in relevant:
+                        continue
+                    if g is not None:
+                        if recorded or g.shape != parent.array.shape or g.dtype != parent.array.dtype:
+                            g = _fit(fn, input_grads, g, parent, recorded)
+                        grads[parent_fn] = grads[parent_fn] + g if parent_fn in grads else g  # out of place: may alias
+                    left = pending[parent_fn] - 1
+                    pending[parent_fn] = left
+                    if not left:
+                        ready.append(parent_fn)
+                elif parent._requires_grad and wanted:
+                    if g is not None and (targets is None or id(parent) in targets):
+                        if recorded or g.shape != parent.array.shape or g.dtype != parent.array.dtype:
+                            g = _fit(fn, input_grads, g, parent, recorded)
+                    else:
+                        g = None
+                    self._leaf_arrived(parent, g)
             if not self.retain_graph:
                 fn.parents = None
                 fn.saved = None
@@ -193,14 +200,14 @@ class _GraphTask:
         return grad
 
     def _call(self, fn, grad) -> tuple:
-        if fn.parents is None:
-            raise RuntimeError(_FREED)
         if fn.saved:
             _check_versions(fn)
         if self.create_graph:
             input_grads = _recorded_backward(fn, grad)
         else:
             input_grads = fn.backward(grad)
+            if type(input_grads) is tuple and len(input_grads) > 1:
+                input_grads = _unaliased(input_grads)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
         if len(input_grads) != len(fn.parents):
@@ -208,26 +215,23 @@ class _GraphTask:
                                f"{len(fn.parents)}, got {len(input_grads)})")
         if _Anomaly.enabled and _Anomaly.check_nan:
             check_backward_result(fn, input_grads, fn.xp.isnan)
-        if len(input_grads) > 1 and not self.create_graph:
-            input_grads = _unaliased(input_grads)
         return input_grads
 
-    def _add(self, fn, grad) -> None:
-        grads = self.grads
-        grads[fn] = grads[fn] + grad if fn in grads else grad  # out of place: grad may alias another's
-
-    def _add_leaf(self, leaf, grad) -> None:
-        entry = self.leaf_grads.get(id(leaf))
-        self.leaf_grads[id(leaf)] = (leaf, grad if entry is None else entry[1] + grad)
-
-    def _leaf_arrived(self, leaf) -> None:
-        """One more of the leaf's gradients is in; after the last, its hooks run and .grad is updated."""
-        left = self.leaf_pending[id(leaf)] - 1
-        self.leaf_pending[id(leaf)] = left
-        if left == 0:
-            entry = self.leaf_grads.pop(id(leaf), None)
-            if entry is not None:
-                self._finish_leaf(leaf, entry[1])
+    def _leaf_arrived(self, leaf, grad) -> None:
+        """One more of the leaf's gradients (None: nothing for it) is in; after the last, the leaf's hooks run on
+        the sum and .grad is updated."""
+        key = id(leaf)
+        left = self.leaf_pending[key] - 1
+        self.leaf_pending[key] = left
+        total = self.leaf_grads.pop(key, None)
+        if grad is not None:
+            total = grad if total is None else total + grad
+        if total is None:
+            return
+        if left:
+            self.leaf_grads[key] = total
+        else:
+            self._finish_leaf(leaf, total)
 
     def _finish_leaf(self, leaf, grad) -> None:
         if leaf._hooks:
@@ -289,11 +293,12 @@ def _parents_of(fn):
     return fn.parents
 
 
-def _fit(fn, index, grad, parent, recorded):
+def _fit(fn, input_grads, grad, parent, recorded):
     """``grad`` summed back over broadcast dims and cast to the parent's dtype. The one place un-broadcasting
     happens; a gradient that cannot have come from broadcasting the parent is the op's bug, named."""
     shape = parent.array.shape
     if grad.shape != shape:
+        index = next(i for i, g in enumerate(input_grads) if g is grad)  # (only for the error message)
         grad = _sum_to_shape(grad, shape, fn, index)
     dtype = parent.array.dtype
     if recorded:
@@ -330,8 +335,9 @@ def _unaliased(grads: tuple) -> tuple:
 
 def _owned(grad):
     """A grad the engine may keep and later add into in place (not a read-only broadcast view)."""
-    flags = getattr(grad, "flags", None)
-    return grad if flags is None or getattr(flags, "writeable", True) else grad.copy()
+    if grad.base is None:  # owns its memory (the usual case; checked first: .flags builds an object)
+        return grad
+    return grad if getattr(grad.flags, "writeable", True) else grad.copy()  # (cupy's flags have no writeable)
 
 
 def _accumulate(tensor, grad, recorded: bool) -> None:
@@ -340,10 +346,10 @@ def _accumulate(tensor, grad, recorded: bool) -> None:
         if not hasattr(grad, "grad_fn"):
             grad = tensor._from_op(grad, None)
         tensor.grad = grad if tensor.grad is None else tensor.grad + grad
-    elif tensor.grad is None:
-        tensor.grad = tensor._from_op(_owned(grad), None)
+    elif tensor._grad is None:  # the engine's grads already have the tensor's shape and dtype: no setter checks
+        tensor._grad = tensor._from_op(_owned(grad), None)
     else:
-        tensor.grad.array += grad
+        tensor._grad.array += grad
 
 
 def _store_retained(fn, grad) -> None:

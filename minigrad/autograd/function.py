@@ -61,13 +61,14 @@ class Function:
         fn = cls()
         first = inputs[0]
         array_type = type(first.array)
-        arrays, needs = [], []
+        arrays, needs, versions = [], [], []
         for t in inputs:
             if type(t.array) is not array_type:
                 raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
                                    f"{first.device} and {t.device}! (in {cls.__name__})")
             arrays.append(t.array)
             needs.append(t._requires_grad)
+            versions.append(t._version_counter[0])
         fn.xp = np if array_type is np.ndarray else get_array_module(first.array)
         fn.needs_input_grad = needs = tuple(needs)
         out = fn.forward(*arrays, **params)
@@ -76,11 +77,13 @@ class Function:
         result = first._from_op(out, fn if recorded else None)
         if cls.returns_view and _is_view(out, arrays[0]):  # one storage, one version counter (as torch's views)
             result._version_counter = first._version_counter
-        if recorded:  # backward checks that what the node saved is unchanged
+        if recorded:
             fn.parents = inputs
-            fn.versions = [t._version_counter[0] for t in inputs]
-            fn.output_id = id(out)
-            fn.output_version, fn.output_version_at = result._version_counter, result._version_counter[0]
+            if fn.saved:  # backward checks that what the node saved is unchanged (nothing saved: nothing to check)
+                fn.versions = versions
+                fn.output_id = id(out)
+                fn.output_version = counter = result._version_counter
+                fn.output_version_at = counter[0]
             if _Anomaly.enabled:
                 fn.trace = creation_trace()
         return result

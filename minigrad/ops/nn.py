@@ -3,6 +3,7 @@ import math
 
 from ..autograd import Function
 from ..backend import ieee_quiet, kernels
+from .reduce import broadcast_view
 
 
 def softmax_pair(xp, x, dim):
@@ -104,7 +105,7 @@ def _per_element(xp, grad, shape, reduction):
         return grad
     if reduction == "mean":
         grad = grad / max(math.prod(shape), 1)
-    return xp.broadcast_to(grad, shape)
+    return broadcast_view(xp, grad, shape)
 
 
 class BinaryCrossEntropy(Function):
