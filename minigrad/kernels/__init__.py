@@ -9,5 +9,7 @@ Nothing here imports ``backend``: the dependency runs one way, backend -> kernel
 """
 
 # Every implementation provides these; tests/test_kernels.py checks each twin against the reference.
-NAMES = ("scatter_add", "relu", "relu_backward", "softmax_pair", "nll", "cross_entropy_backward", "sgd_step_",
-         "adam_step_", "lstm_step_forward", "lstm_step_backward", "gru_step_forward", "gru_step_backward")
+NAMES = ("scatter_add", "relu", "relu_backward", "softmax_pair", "nll", "cross_entropy_backward", "softmax_stats",
+         "softmax_grad", "sgd_step_",
+         "adam_step_", "lstm_step_forward", "lstm_step_backward", "gru_step_forward", "gru_step_backward",
+         "im2col", "col2im", "max_pool", "window_scatter")

@@ -16,9 +16,12 @@ from .reference import (  # noqa: F401  (no fused twin yet: the reference runs o
     lstm_step_backward,
     lstm_step_forward,
     relu,
+    softmax_grad,
     softmax_pair,
+    softmax_stats,
 )
 from .reference import sgd_step_ as reference_sgd_step_
+from .reference import col2im, im2col, max_pool, window_scatter  # noqa: F401  (strided copies on CuPy)
 
 _relu_backward = cp.ElementwiseKernel(
     "T grad, T out", "T dx", "dx = out > (T)0 ? grad : (T)0", "minigrad_relu_backward")

@@ -161,6 +161,49 @@ def softmax_pair(xp, x, dim):
     return logp, probs
 
 
+def _softmax_stats_loop(x, shift, log_total):
+    for i in prange(x.shape[0]):
+        xi, m = x[i], shift[i]
+        total = 0.0  # float64, reassociated as _row_sum: the exps are summed as they are made, never stored
+        for j in range(xi.size):
+            total += _exp_nonpositive(xi[j] - m)
+        log_total[i] = np.float32(np.log(total))
+
+
+def _softmax_grad_loop(x, shift, log_total, scale, out):
+    for i in prange(x.shape[0]):
+        xi, out_i = x[i], out[i]
+        m, lt, s = shift[i], log_total[i], scale[i]
+        for j in range(xi.size):
+            out_i[j] = _exp_nonpositive((xi[j] - m) - lt) * s
+
+
+_SOFTMAX_STATS = (njit(fastmath={"reassoc"}, cache=True)(_softmax_stats_loop),
+                  njit(parallel=True, fastmath={"reassoc"}, cache=True)(_softmax_stats_loop))
+_SOFTMAX_GRAD = _compiled(_softmax_grad_loop)
+
+
+def _float32_rows(x):
+    return x.ndim == 2 and type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous and x.shape[1]
+
+
+def softmax_stats(xp, x):
+    if not _float32_rows(x):
+        return reference.softmax_stats(xp, x)
+    shift = x.max(axis=1)  # NumPy's max is faster than a loop without fastmath; a nan makes the row's max nan
+    log_total = np.empty_like(shift)
+    _pick(_SOFTMAX_STATS, x.size)(x, shift, log_total)
+    return shift, log_total
+
+
+def softmax_grad(xp, x, shift, log_total, scale):
+    if not _float32_rows(x) or not (shift.dtype == log_total.dtype == scale.dtype == np.float32):
+        return reference.softmax_grad(xp, x, shift, log_total, scale)
+    out = np.empty_like(x)
+    _pick(_SOFTMAX_GRAD, x.size)(x, shift, log_total, scale, out)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- cross-entropy
 def _cross_entropy_backward_loop(probs, coeffs, grad, out):
     for i in prange(probs.shape[0]):
@@ -309,15 +352,19 @@ def _lstm_forward_loop(x, acts, c, h_out, c_out):
             hb[j] = o[j] * tanh_c[j]
 
 
-def _lstm_backward_loop(dh, dc_in, acts, c_prev, dg, dc_next):
+def _lstm_backward_loop(dh, dc_in, acts, c_prev, dh_rec, dc_rec, has_rec, dg, dc_next):
     hidden = c_prev.shape[1]
     for b in prange(c_prev.shape[0]):
         dhb, ab, cb, dgb, dcb = dh[b], acts[b], c_prev[b], dg[b], dc_next[b]
         i, f, g, o, tanh_c = ab[:hidden], ab[hidden:2 * hidden], ab[2 * hidden:3 * hidden], \
             ab[3 * hidden:4 * hidden], ab[4 * hidden:]
-        dc_in_b = dc_in[b]
+        dc_in_b, dhr, dcr, dh_all = dc_in[b], dh_rec[b], dc_rec[b], dgb[3 * hidden:]
+        for j in range(hidden):  # dh, outer + recurrent, held in dg's o columns until their loop
+            dh_all[j] = dhb[j] + dhr[j] if has_rec else dhb[j]
         for j in range(hidden):  # dc, held in dc_next's row until its last loop
-            dcb[j] = dc_in_b[j] + dhb[j] * o[j] * (_ONE - tanh_c[j] * tanh_c[j])
+            dcb[j] = dc_in_b[j] + dcr[j] if has_rec else dc_in_b[j]
+        for j in range(hidden):
+            dcb[j] = dcb[j] + dh_all[j] * o[j] * (_ONE - tanh_c[j] * tanh_c[j])
         for j in range(hidden):
             dgb[j] = dcb[j] * g[j] * i[j] * (_ONE - i[j])
         for j in range(hidden):
@@ -325,7 +372,7 @@ def _lstm_backward_loop(dh, dc_in, acts, c_prev, dg, dc_next):
         for j in range(hidden):
             dgb[2 * hidden + j] = dcb[j] * i[j] * (_ONE - g[j] * g[j])
         for j in range(hidden):
-            dgb[3 * hidden + j] = dhb[j] * tanh_c[j] * o[j] * (_ONE - o[j])
+            dh_all[j] = dh_all[j] * tanh_c[j] * o[j] * (_ONE - o[j])
         for j in range(hidden):
             dcb[j] = dcb[j] * f[j]
 
@@ -384,13 +431,15 @@ def lstm_step_forward(xp, x, acts, c, h_out, c_out):
     _pick(_LSTM_FORWARD, c.size)(x, acts, c, h_out, c_out)
 
 
-def lstm_step_backward(xp, dh, dc_in, acts, c_prev):
-    if not _gate_arrays(dh, dc_in, acts, c_prev):
-        return reference.lstm_step_backward(xp, dh, dc_in, acts, c_prev)
-    dg = np.empty((c_prev.shape[0], 4 * c_prev.shape[1]), np.float32)
-    dc_next = np.empty_like(c_prev)
-    _pick(_LSTM_BACKWARD, c_prev.size)(dh, dc_in, acts, c_prev, dg, dc_next)
-    return dg, dc_next
+def lstm_step_backward(xp, dh, dc_in, acts, c_prev, dh_rec=None, dc_rec=None, out=None):
+    has_rec = dh_rec is not None
+    rec = (dh_rec, dc_rec) if has_rec else (dh, dc_in)  # stand-ins the loop does not read
+    if not _gate_arrays(dh, dc_in, acts, c_prev, *rec, *(out or ())):
+        return reference.lstm_step_backward(xp, dh, dc_in, acts, c_prev, dh_rec, dc_rec, out)
+    if out is None:
+        out = (np.empty((c_prev.shape[0], 4 * c_prev.shape[1]), np.float32), np.empty_like(c_prev))
+    _pick(_LSTM_BACKWARD, c_prev.size)(dh, dc_in, acts, c_prev, *rec, has_rec, *out)
+    return out
 
 
 def gru_step_forward(xp, x, hh, acts, h, h_out):

@@ -7,6 +7,8 @@ NumPy and, where a twin has no kernel of its own, on CuPy too, so they use array
 """
 from __future__ import annotations
 
+from itertools import product
+
 import numpy as np
 
 
@@ -55,6 +57,25 @@ def cross_entropy_backward(xp, probs, coeffs, grad, dim):  # noqa: ARG001  (xp: 
         out -= coeffs
     else:
         out -= coeffs * grad
+    return out
+
+
+def softmax_stats(xp, x):
+    """Per row of a 2-D x, (max, log of the sum of exp(x - max)): all a cross-entropy with class-index targets
+    keeps of its logits. log_softmax is (x - max) - log_total, recomputed where needed instead of stored."""
+    shift = x.max(axis=1)
+    shifted = x - shift[:, None]
+    xp.exp(shifted, out=shifted)
+    return shift, xp.log(shifted.sum(axis=1))
+
+
+def softmax_grad(xp, x, shift, log_total, scale):
+    """softmax(x) * scale per row of a 2-D x, from softmax_stats' (shift, log_total): the part of the
+    cross-entropy gradient that covers every class."""
+    out = x - shift[:, None]
+    out -= log_total[:, None]
+    xp.exp(out, out=out)
+    out *= scale[:, None]
     return out
 
 
@@ -153,15 +174,23 @@ def lstm_step_forward(xp, x, acts, c, h_out, c_out):
     xp.multiply(o, tanh_c, out=h_out)
 
 
-def lstm_step_backward(xp, dh, dc_in, acts, c_prev):
+def lstm_step_backward(xp, dh, dc_in, acts, c_prev, dh_rec=None, dc_rec=None, out=None):
     """One LSTM step's gate derivatives: (d pre-activations (B, 4H), the gradient passed to the previous
-    cell state) from the gradients dh, dc_in reaching h' and c', the step's ``acts`` and previous cell state."""
+    cell state), from the step's ``acts`` and previous cell state and the gradients reaching h' and c':
+    dh, dc_in from outside the layer plus dh_rec, dc_rec from the next step (None: nothing comes back).
+    ``out``: (dg, dc_prev) arrays to write the results into (not in a recorded backward), else new arrays."""
     hidden = c_prev.shape[-1]
     i, f, g, o, tanh_c = (acts[:, k * hidden:(k + 1) * hidden] for k in range(5))
+    if dh_rec is not None:
+        dh, dc_in = dh + dh_rec, dc_in + dc_rec
     dc = dc_in + dh * o * (1 - tanh_c * tanh_c)  # h = o * tanh(c)
-    dg = xp.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
-                         dh * tanh_c * o * (1 - o)], axis=-1)
-    return dg, dc * f
+    parts = [dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g), dh * tanh_c * o * (1 - o)]
+    if out is None:
+        return xp.concatenate(parts, axis=-1), dc * f
+    for k, part in enumerate(parts):
+        out[0][:, k * hidden:(k + 1) * hidden] = part
+    xp.multiply(dc, f, out=out[1])
+    return out
 
 
 def gru_step_forward(xp, x, hh, acts, h, h_out):
@@ -189,3 +218,125 @@ def gru_step_backward(xp, dh, acts, h_prev):
     dn = dh * (1 - z) * (1 - n * n)  # h = (1 - z) * n + z * h_prev
     dr, dz = dn * hn * r * (1 - r), dh * (h_prev - n) * z * (1 - z)
     return xp.concatenate([dr, dz, dn], axis=-1), xp.concatenate([dr, dz, dn * r], axis=-1), dh * z
+
+
+# ---------------------------------------------------------------------------------------------- sliding windows
+# im2col / col2im (ops/conv.py) and max pooling (ops/pool.py), with the window geometry they share. Each loops
+# over the kernel offsets, not over the windows: one strided view of the padded input per offset, so every pass
+# is a whole-array expression. ``padding`` holds one (lo, hi) pair per spatial dim.
+def out_size(size: int, kernel: int, stride: int, lo: int, hi: int, dilation: int) -> int:
+    """Output length of a sliding window (floor mode) over ``size`` padded by ``lo``/``hi``."""
+    return (size + lo + hi - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def conv_out_shape(spatial, kernel, stride, padding, dilation) -> tuple:
+    return tuple(out_size(n, k, s, lo, hi, d)
+                 for n, k, s, (lo, hi), d in zip(spatial, kernel, stride, padding, dilation))
+
+
+def window(offset, out, stride, dilation) -> tuple:
+    """The slices of a padded input that kernel position ``offset`` sees across all output positions."""
+    return tuple(slice(o * d, o * d + s * (n - 1) + 1, s) for o, n, s, d in zip(offset, out, stride, dilation))
+
+
+def offsets(kernel):
+    """The kernel positions in row-major order: the order every window loop (and its twins) visits them."""
+    return product(*(range(k) for k in kernel))
+
+
+def padded(xp, x, padding, value=0):
+    """``x`` with its trailing dims padded by ``(lo, hi)`` pairs (a negative pad crops), in x's memory order."""
+    if not any(lo or hi for lo, hi in padding):
+        return x
+    lead = x.ndim - len(padding)
+    crop = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for n, (lo, hi) in zip(x.shape[lead:], padding))
+    x = x[(Ellipsis,) + crop]
+    shape = x.shape[:lead] + tuple(n + max(lo, 0) + max(hi, 0) for n, (lo, hi) in zip(x.shape[lead:], padding))
+    out = xp.empty_like(x, shape=shape)  # order 'K': a channel-major input stays channel-major
+    out.fill(value)
+    out[(Ellipsis,) + tuple(slice(max(lo, 0), max(lo, 0) + n) for n, (lo, _) in zip(x.shape[lead:], padding))] = x
+    return out
+
+
+def cropped(x, shape, padding):
+    """The inverse of zero padding: the interior of ``x`` of the given spatial ``shape`` (a view)."""
+    return x[(Ellipsis,) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(shape, padding))]
+
+
+def memory_order(x):
+    """``x`` (N, C, ...) with its first two axes swapped when C is the outer one in memory, and whether it was.
+    Pooling treats every (n, c) plane alike, so either order gives the same result once swapped back."""
+    swap = x.ndim > 2 and x.shape[0] > 1 and x.shape[1] > 1 and x.strides[1] > x.strides[0]
+    return (x.swapaxes(0, 1) if swap else x), swap
+
+
+def im2col(xp, x, kernel, stride, padding, dilation):
+    """(N, C, *spatial) -> columns (C, *kernel, N, *out), one strided copy per kernel offset. This layout makes
+    a convolution ONE matrix product for the whole batch (see ops/conv.py)."""
+    n, c = x.shape[:2]
+    out = conv_out_shape(x.shape[2:], kernel, stride, padding, dilation)
+    planes = xp.swapaxes(padded(xp, x, padding), 0, 1)  # (C, N, ...): the columns' order
+    cols = xp.empty((c, *kernel, n, *out), dtype=x.dtype)
+    for offset in offsets(kernel):
+        cols[(slice(None),) + offset] = planes[(slice(None), slice(None)) + window(offset, out, stride, dilation)]
+    return cols
+
+
+def col2im(xp, cols, shape, kernel, stride, padding, dilation):
+    """The adjoint of im2col: columns (C, *kernel, N, *out) summed into an (N, C, *spatial) array (channel-major
+    in memory). Each input position sums its contributions in kernel-offset order, starting from +0.0."""
+    n, c = shape[:2]
+    out = cols.shape[2 + len(kernel):]
+    size = tuple(m + lo + hi for m, (lo, hi) in zip(shape[2:], padding))
+    planes = xp.zeros((c, n, *size), dtype=cols.dtype)  # channel-major, as the columns
+    for offset in offsets(kernel):
+        planes[(slice(None), slice(None)) + window(offset, out, stride, dilation)] += cols[(slice(None),) + offset]
+    return cropped(xp.swapaxes(planes, 0, 1), shape[2:], padding)
+
+
+def _lowest(xp, dtype):
+    return -float("inf") if dtype.kind == "f" else xp.iinfo(dtype).min
+
+
+def max_pool(xp, x, kernel, stride, padding, dilation, out):
+    """(max over each window, which kernel offset won) for x (N, C, *spatial) and output size ``out``: torch's
+    argmax, the first maximum or else the last NaN. Padding (hi also covers ceil_mode's partial windows) holds
+    the dtype's lowest value. Both results have x's memory order (N- or C-major)."""
+    planes, swap = memory_order(x)
+    planes = padded(xp, planes, padding, _lowest(xp, x.dtype))
+    views = [planes[(Ellipsis,) + window(o, out, stride, dilation)] for o in offsets(kernel)]
+    best = views[0].copy()
+    which = xp.zeros(best.shape, dtype=xp.int16 if len(views) > 127 else xp.int8)
+    for k, v in enumerate(views[1:], 1):
+        # torch's rule: a strictly greater value wins (so the first of equal maxima stays, +0.0 vs -0.0 too,
+        # where xp.maximum may keep either), and so does every NaN (the last NaN is the argmax)
+        wins = v > best
+        if best.dtype.kind == "f":
+            wins |= xp.isnan(v)
+        xp.copyto(best, v, where=wins)
+        xp.copyto(which, k, where=wins)
+    return (best.swapaxes(0, 1), which.swapaxes(0, 1)) if swap else (best, which)
+
+
+def disjoint(kernel, stride, dilation) -> bool:
+    """Whether no two windows overlap (each input position lies in at most one)."""
+    return all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
+
+
+def window_scatter(xp, grad, which, shape, kernel, stride, padding, dilation):
+    """Max pooling's backward: each output's gradient added to the input position its window picked (``which``,
+    a kernel offset), into an array of ``shape`` with which's memory order (the pooled input's). Positions
+    picked by several windows sum them in kernel-offset order."""
+    which, swap = memory_order(which)
+    g = grad.swapaxes(0, 1) if swap else grad
+    size = tuple(n + lo + hi for n, (lo, hi) in zip(shape[2:], padding))
+    planes = xp.zeros(which.shape[:2] + size, dtype=grad.dtype)
+    overlap = not disjoint(kernel, stride, dilation)
+    for k, o in enumerate(offsets(kernel)):
+        view = planes[(Ellipsis,) + window(o, which.shape[2:], stride, dilation)]
+        if not overlap:  # each input written at most once: a masked copy, with no temporary
+            xp.copyto(view, g, where=which == k)
+        else:
+            view += xp.where(which == k, g, 0)
+    planes = cropped(planes, shape[2:], padding)
+    return planes.swapaxes(0, 1) if swap else planes

@@ -16,49 +16,11 @@ are closed under differentiation, as in torch's convolution_backward.
 """
 from __future__ import annotations
 
-from itertools import product
 from math import prod
 
 from ..autograd import Function
-
-
-# ---------------------------------------------------------------------------------------------- geometry
-def out_size(size: int, kernel: int, stride: int, lo: int, hi: int, dilation: int) -> int:
-    """Output length of a sliding window (floor mode) over ``size`` padded by ``lo``/``hi``."""
-    return (size + lo + hi - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def window(offset, out, stride, dilation) -> tuple:
-    """The slices of a padded input that kernel position ``offset`` sees across all output positions."""
-    return tuple(slice(o * d, o * d + s * (n - 1) + 1, s) for o, n, s, d in zip(offset, out, stride, dilation))
-
-
-def offsets(kernel):
-    return product(*(range(k) for k in kernel))
-
-
-def padded(xp, x, padding, value=0):
-    """``x`` with its trailing dims padded by ``(lo, hi)`` pairs (a negative pad crops), in x's memory order."""
-    if not any(lo or hi for lo, hi in padding):
-        return x
-    lead = x.ndim - len(padding)
-    crop = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for n, (lo, hi) in zip(x.shape[lead:], padding))
-    x = x[(Ellipsis,) + crop]
-    shape = x.shape[:lead] + tuple(n + max(lo, 0) + max(hi, 0) for n, (lo, hi) in zip(x.shape[lead:], padding))
-    out = xp.empty_like(x, shape=shape)  # order 'K': a channel-major input stays channel-major
-    out.fill(value)
-    out[(Ellipsis,) + tuple(slice(max(lo, 0), max(lo, 0) + n) for n, (lo, _) in zip(x.shape[lead:], padding))] = x
-    return out
-
-
-def cropped(x, shape, padding):
-    """The inverse of zero padding: the interior of ``x`` of the given spatial ``shape`` (a view)."""
-    return x[(Ellipsis,) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(shape, padding))]
-
-
-def conv_out_shape(spatial, kernel, stride, padding, dilation) -> tuple:
-    return tuple(out_size(n, k, s, lo, hi, d)
-                 for n, k, s, (lo, hi), d in zip(spatial, kernel, stride, padding, dilation))
+from ..backend import kernels
+from ..kernels.reference import conv_out_shape, padded  # the window geometry, shared with the kernels
 
 
 class ConstantPad(Function):
@@ -77,25 +39,13 @@ class ConstantPad(Function):
 
 # ---------------------------------------------------------------------------------------------- im2col / col2im
 def unfold_array(xp, x, kernel, stride, padding, dilation):
-    """im2col: (N, C, *spatial) -> columns (C, *kernel, N, *out), one strided copy per kernel offset."""
-    n, c = x.shape[:2]
-    out = conv_out_shape(x.shape[2:], kernel, stride, padding, dilation)
-    planes = xp.swapaxes(padded(xp, x, padding), 0, 1)  # (C, N, ...): the columns' order
-    cols = xp.empty((c, *kernel, n, *out), dtype=x.dtype)
-    for offset in offsets(kernel):
-        cols[(slice(None),) + offset] = planes[(slice(None), slice(None)) + window(offset, out, stride, dilation)]
-    return cols
+    """im2col: (N, C, *spatial) -> columns (C, *kernel, N, *out) (kernels/reference.py defines it)."""
+    return kernels(xp).im2col(xp, x, kernel, stride, padding, dilation)
 
 
 def fold_array(xp, cols, shape, kernel, stride, padding, dilation):
     """col2im, the adjoint of unfold_array: columns (C, *kernel, N, *out) summed into an (N, C, *spatial) array."""
-    n, c = shape[:2]
-    out = cols.shape[2 + len(kernel):]
-    size = tuple(m + lo + hi for m, (lo, hi) in zip(shape[2:], padding))
-    planes = xp.zeros((c, n, *size), dtype=cols.dtype)  # channel-major, as the columns
-    for offset in offsets(kernel):
-        planes[(slice(None), slice(None)) + window(offset, out, stride, dilation)] += cols[(slice(None),) + offset]
-    return cropped(xp.swapaxes(planes, 0, 1), shape[2:], padding)
+    return kernels(xp).col2im(xp, cols, shape, kernel, stride, padding, dilation)
 
 
 def _by_group(xp, a, groups):

@@ -2,49 +2,26 @@
 
 Each window op loops over the kernel offsets, not over the windows: one strided view of the padded input per
 offset (the same ``window`` slices as im2col), so every pass is a whole-array expression that runs unchanged
-on NumPy and CuPy. Planes are processed in memory order (see ``_memory_order``), so a channel-major conv
-output stays channel-major through pooling without a transpose copy.
+on NumPy and CuPy. Max pooling and its backward scatter are kernels (kernels/reference.py defines them; the
+numba twins make one pass). Planes are processed in memory order (``memory_order``), so a channel-major conv
+output stays channel-major through pooling, and its gradient through the backward, without a transpose copy.
 """
 from __future__ import annotations
 
 from ..autograd import Function
-from .conv import cropped, offsets, padded, window
-
-
-def _memory_order(x):
-    """``x`` (N, C, ...) with its first two axes swapped when C is the outer one in memory, and whether it was.
-    Pooling treats every (n, c) plane alike, so either order gives the same result once swapped back."""
-    swap = x.ndim > 2 and x.shape[0] > 1 and x.shape[1] > 1 and x.strides[1] > x.strides[0]
-    return (x.swapaxes(0, 1) if swap else x), swap
+from ..backend import kernels
+from ..kernels.reference import cropped, memory_order, offsets, padded, window
 
 
 def _restore(a, swap):
     return a.swapaxes(0, 1) if swap else a
 
 
-def _lowest(xp, dtype):
-    return -float("inf") if dtype.kind == "f" else xp.iinfo(dtype).min
-
-
 # ---------------------------------------------------------------------------------------------- max pooling
 def max_pool_array(xp, x, kernel, stride, padding, dilation, out):
     """(max over each window, which kernel offset won): torch's argmax, the first maximum or else the last NaN.
-    ``padding`` holds (lo, hi) pairs; hi also covers ceil_mode's partial windows."""
-    planes, swap = _memory_order(x)
-    planes = padded(xp, planes, padding, _lowest(xp, x.dtype))
-    views = [planes[(Ellipsis,) + window(o, out, stride, dilation)] for o in offsets(kernel)]
-    best = views[0].copy()
-    for v in views[1:]:
-        xp.maximum(best, v, out=best)  # propagates NaN, as torch's max does
-    which = xp.empty(best.shape, dtype=xp.int16 if len(views) > 127 else xp.int8)
-    for k in range(len(views) - 1, -1, -1):  # descending, so the first offset holding the max wins a tie
-        xp.copyto(which, k, where=views[k] == best)
-    if best.dtype.kind == "f":
-        nan = xp.isnan(best)
-        if nan.any():  # torch's kernel lets every NaN win over what came before: the last NaN is the max
-            for k, v in enumerate(views):
-                xp.copyto(which, k, where=xp.isnan(v))
-    return _restore(best, swap), _restore(which, swap)
+    ``padding`` holds (lo, hi) pairs; hi also covers ceil_mode's partial windows (kernels/reference.py)."""
+    return kernels(xp).max_pool(xp, x, kernel, stride, padding, dilation, out)
 
 
 def flat_indices(xp, which, shape, kernel, stride, padding, dilation):
@@ -77,21 +54,9 @@ class WindowScatter(Function):
     """Each output's gradient back to the input position its window picked (max pooling's backward)."""
 
     def forward(self, grad, which=None, shape=None, kernel=None, stride=None, padding=None, dilation=None):
-        xp = self.xp
         self.geometry = {"which": which, "kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation}
-        g, swap = _memory_order(grad)
-        which = which.swapaxes(0, 1) if swap else which
-        size = tuple(n + lo + hi for n, (lo, hi) in zip(shape[2:], padding))
-        planes = xp.zeros(g.shape[:2] + size, dtype=grad.dtype)
-        # Windows that never overlap write each input once: a masked copy, with no temporary.
-        disjoint = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation))
-        for k, o in enumerate(offsets(kernel)):
-            view = planes[(Ellipsis,) + window(o, g.shape[2:], stride, dilation)]
-            if disjoint:
-                xp.copyto(view, g, where=which == k)
-            else:
-                view += xp.where(which == k, g, 0)
-        return _restore(cropped(planes, shape[2:], padding), swap)
+        # in which's memory order, the pooled input's: ReLU's backward then meets its saved output's layout
+        return kernels(self.xp).window_scatter(self.xp, grad, which, shape, kernel, stride, padding, dilation)
 
     def backward(self, gg):
         return WindowGather.run(self.xp, gg, **self.geometry)
@@ -122,7 +87,7 @@ class AvgPool(Function):
     def forward(self, x, kernel=None, stride=None, padding=None, divisor=None, out=None):
         xp = self.xp
         self.geometry = {"shape": x.shape, "kernel": kernel, "stride": stride, "padding": padding, "divisor": divisor}
-        planes, swap = _memory_order(x)
+        planes, swap = memory_order(x)
         planes = padded(xp, planes, padding)
         dilation = (1,) * len(kernel)
         views = [planes[(Ellipsis,) + window(o, out, stride, dilation)] for o in offsets(kernel)]
@@ -147,7 +112,7 @@ class WindowSpread(Function):
         xp = self.xp
         self.geometry = {"kernel": kernel, "stride": stride, "padding": padding, "divisor": divisor}
         self.out = grad.shape[2:]
-        g, swap = _memory_order(grad)
+        g, swap = memory_order(grad)
         g = g / divisor
         size = tuple(n + lo + hi for n, (lo, hi) in zip(shape[2:], padding))
         planes = xp.zeros(g.shape[:2] + size, dtype=grad.dtype)
