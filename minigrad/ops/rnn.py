@@ -11,6 +11,7 @@ active at step t) carry an inactive row's state through unchanged, so the last s
 sequence's final state in either direction, and an inactive row passes its gradient straight through.
 """
 from ..autograd import Function
+from ..autograd.function import recording
 from ..backend import kernels
 
 
@@ -134,19 +135,31 @@ class Recurrence(Function):
 # The backward loops take each step's gate derivatives inside the loop, on (B, H) slices that stay in cache:
 # computing them for all steps up front costs 3x more (measured), all in full-size temporaries.
 def _lstm_backward(xp, visits, grad, acts, c_prev, w_hh):
+    """(d gates (T, B, 4H), d h0, d c0). On arrays, every step writes into buffers allocated once: its gate
+    gradient into its slice of the result, the state gradients it sends back into one of two (B, H) pairs
+    used in turn (the kernel reads the other). A recorded (create_graph) pass builds new Tensors instead."""
     step_kernels = kernels(xp)  # the reference (recorded) in a create_graph pass
-    d_gates = [None] * len(visits)
+    in_place = xp is not recording.xp
+    if in_place:
+        d_gates = xp.empty(acts.shape[:2] + (grad.shape[-1] * 4,), acts.dtype)
+        states = [(xp.empty_like(grad[0, 0]), xp.empty_like(grad[0, 0])) for _ in range(2)]
+    else:
+        d_gates = [None] * len(visits)
     dh_next = dc_next = None
-    for t, active in visits:
-        dh = grad[0, t] if dh_next is None else grad[0, t] + dh_next
-        dc_in = grad[1, t] if dc_next is None else grad[1, t] + dc_next
-        dg, dc_next = step_kernels.lstm_step_backward(xp, dh, dc_in, acts[t], c_prev[t])
-        dh_next = dg @ w_hh
+    for k, (t, active) in enumerate(visits):
+        out = (d_gates[t], states[k % 2][1]) if in_place else None
+        dg, dc_prev = step_kernels.lstm_step_backward(xp, grad[0, t], grad[1, t], acts[t], c_prev[t], dh_next,
+                                                      dc_next, out=out)
+        dh_prev = xp.matmul(dg, w_hh, out=states[k % 2][0]) if in_place else dg @ w_hh
         if active is not None:  # finished rows: no gate gradient, the state's gradient passes through
+            dh = grad[0, t] if dh_next is None else grad[0, t] + dh_next
+            dc_in = grad[1, t] if dc_next is None else grad[1, t] + dc_next
             dg = xp.where(active, dg, xp.zeros_like(dg))
-            dh_next, dc_next = xp.where(active, dh_next, dh), xp.where(active, dc_next, dc_in)
-        d_gates[t] = dg
-    return xp.stack(d_gates, axis=0), dh_next, dc_next
+            dh_prev, dc_prev = xp.where(active, dh_prev, dh), xp.where(active, dc_prev, dc_in)
+        if active is not None or not in_place:
+            d_gates[t] = dg
+        dh_next, dc_next = dh_prev, dc_prev
+    return (d_gates if in_place else xp.stack(d_gates, axis=0)), dh_next, dc_next
 
 
 def _gru_backward(xp, visits, grad, h_prev, acts, w_hh):

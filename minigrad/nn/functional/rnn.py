@@ -53,9 +53,12 @@ def run_layers(input: Tensor, h0: Tensor, c0: Tensor | None, weights: list, mode
                 bias, aux = (biases[0], biases[1]) if biases else (None, None)
             else:
                 bias, aux = (biases[0] + biases[1] if biases else None), (c0[k] if mode == "lstm" else None)
-            x_proj = linear(layer_input, w_ih, bias)
+            # on (T * B, F) rows: NumPy runs a (T, B, F) @ (F, G) product as T small GEMMs, ~2.5x slower
+            x_proj = linear(layer_input.reshape(-1, layer_input.shape[-1]), w_ih, bias)
             if layout is not None:
                 x_proj = rows(x_proj, layout.to_padded)
+            else:
+                x_proj = x_proj.reshape(*layer_input.shape[:-1], -1)
             args = (x_proj, w_hh, h0[k]) if aux is None else (x_proj, w_hh, h0[k], aux)
             states = ops.Recurrence.apply(*args, mode=mode, reverse=direction == 1, batch_sizes=batch_sizes)
             last = 0 if direction == 1 else -1
