@@ -92,7 +92,8 @@ def test_col2im_is_the_adjoint_of_im2col():
 # ---------------------------------------------------------------------------------------------- max pooling
 # kernel, stride, padding, dilation; a trailing hi pad > lo is ceil_mode's partial last window
 POOLS = [
-    ((2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1)),   # the classic CNN's pool: disjoint windows
+    ((2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1)),   # the classic CNN's pool (the numba twin's 2x2 loop)
+    ((2, 2), (2, 2), ((0, 1), (0, 1)), (1, 1)),   # ceil_mode on it: disjoint windows in the general loop
     ((3, 3), (1, 1), ((1, 1), (1, 1)), (1, 1)),   # overlapping windows, padded
     ((3, 2), (2, 1), ((1, 2), (0, 1)), (1, 2)),   # ceil_mode-like trailing pad, dilation
     ((2, 3), (3, 2), ((0, 1), (1, 1)), (2, 1)),

@@ -560,14 +560,52 @@ def _window_scatter_loop(g, which, out, n_kh, n_kw, sh, sw, ph, pw, dh, dw, disj
                                 plane[uint64(ih), uint64(iw)] += g[a, b, oh, ow]
 
 
+# MaxPool2d(2), the commonest pool, with its geometry as constants: LLVM then vectorizes across windows (the
+# loops above, with the geometry as arguments, stay scalar): 2x2 windows, stride 2, no padding or dilation.
+def _max_pool_2x2_loop(x, best, which):
+    n_a, n_b, n_oh, n_ow = best.shape
+    for task in prange(n_a * n_b):
+        a, b = task // n_b, task % n_b
+        plane, brow, wrow = x[a, b], best[a, b], which[a, b]
+        for oh in range(n_oh):
+            for ow in range(n_ow):
+                m, w = plane[2 * oh, 2 * ow], 0
+                for k in range(1, 4):
+                    v = plane[2 * oh + k // 2, 2 * ow + k % 2]
+                    wins = (v > m) | (v != v)  # as _max_pool_loop
+                    w = k if wins else w
+                    m = v if wins else m
+                brow[oh, ow] = m
+                wrow[oh, ow] = w
+
+
+def _window_scatter_2x2_loop(g, which, out):
+    n_a, n_b, n_oh, n_ow = which.shape
+    for task in prange(n_a * n_b):
+        a, b = task // n_b, task % n_b
+        plane, grow, wrow = out[a, b], g[a, b], which[a, b]
+        plane[2 * n_oh:] = 0  # an odd size's last row and column lie in no window
+        plane[:, 2 * n_ow:] = 0
+        for oh in range(n_oh):
+            for ow in range(n_ow):
+                w, v = wrow[oh, ow], grow[oh, ow]
+                for k in range(4):
+                    plane[2 * oh + k // 2, 2 * ow + k % 2] = v if w == k else 0
+
+
 _IM2COL, _COL2IM = _compiled(_im2col_loop), _compiled(_col2im_loop)
 _MAX_POOL, _WINDOW_SCATTER = _compiled(_max_pool_loop), _compiled(_window_scatter_loop)
+_MAX_POOL_2X2, _WINDOW_SCATTER_2X2 = _compiled(_max_pool_2x2_loop), _compiled(_window_scatter_2x2_loop)
 
 
 def _planes_2d(padding, a):
     """Whether the window twins apply: a NumPy float array, two spatial dims, no negative (cropping) pad."""
     return (type(a) is np.ndarray and a.dtype in _FLOATS and len(padding) == 2
             and all(lo >= 0 and hi >= 0 for lo, hi in padding))
+
+
+def _is_2x2(kernel, stride, padding, dilation):
+    return kernel == stride == (2, 2) and dilation == (1, 1) and padding == ((0, 0), (0, 0))
 
 
 def _geometry(stride, padding, dilation):
@@ -599,8 +637,11 @@ def max_pool(xp, x, kernel, stride, padding, dilation, out):
     planes, swap = reference.memory_order(x)
     best = np.empty(planes.shape[:2] + tuple(out), dtype=x.dtype)
     which = np.empty(best.shape, dtype=np.int16 if kernel[0] * kernel[1] > 127 else np.int8)
-    _pick(_MAX_POOL, planes.size)(planes, best, which, *kernel, *_geometry(stride, padding, dilation),
-                                  x.dtype.type(-np.inf))
+    if _is_2x2(kernel, stride, padding, dilation):
+        _pick(_MAX_POOL_2X2, planes.size)(planes, best, which)
+    else:
+        _pick(_MAX_POOL, planes.size)(planes, best, which, *kernel, *_geometry(stride, padding, dilation),
+                                      x.dtype.type(-np.inf))
     return (best.swapaxes(0, 1), which.swapaxes(0, 1)) if swap else (best, which)
 
 
@@ -610,6 +651,9 @@ def window_scatter(xp, grad, which, shape, kernel, stride, padding, dilation):
     which, swap = reference.memory_order(which)
     g = grad.swapaxes(0, 1) if swap else grad
     out = np.empty(which.shape[:2] + tuple(shape[2:]), dtype=grad.dtype)
-    _pick(_WINDOW_SCATTER, out.size)(g, which, out, *kernel, *_geometry(stride, padding, dilation),
-                                     reference.disjoint(kernel, stride, dilation))
+    if _is_2x2(kernel, stride, padding, dilation):
+        _pick(_WINDOW_SCATTER_2X2, out.size)(g, which, out)
+    else:
+        _pick(_WINDOW_SCATTER, out.size)(g, which, out, *kernel, *_geometry(stride, padding, dilation),
+                                         reference.disjoint(kernel, stride, dilation))
     return out.swapaxes(0, 1) if swap else out
