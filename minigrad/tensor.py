@@ -163,7 +163,7 @@ def _infer_shape(shape: tuple, size: int) -> tuple:
     if -1 in shape and not known and not size:
         raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {list(shape)} because the unspecified "
                            f"dimension size -1 can be any value and is ambiguous")
-    inferred = tuple(size // known if n == -1 and known else n for n in shape)
+    inferred = tuple([size // known if n == -1 and known else n for n in shape])  # (a list: no tuple resize)
     if shape.count(-1) > 1 or any(n < 0 for n in inferred) or int(np.prod(inferred)) != size:
         raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {size}")
     return inferred

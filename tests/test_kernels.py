@@ -233,8 +233,7 @@ def test_cross_entropy_backward(twin, dtype, shape, layout, grad_kind):
     _compare(twin, "cross_entropy_backward", [twin[1], probs, coeffs, grad, 1], exact=False)  # a row sum inside
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-def test_softmax_pair_of_extreme_rows(twin, dtype):
+def _extreme_rows(dtype):
     x = 3 * _rand((7, 300), dtype)
     x[0, 5] = np.nan                   # a nan poisons its row, as in the reference
     x[1, 7] = np.inf                   # so does +inf (inf - inf)
@@ -243,13 +242,47 @@ def test_softmax_pair_of_extreme_rows(twin, dtype):
     x[4] *= 1e4                        # most probabilities underflow to 0
     x[5] += 1e4                        # the shift by the row max keeps it finite
     x[6, 0] = -200                     # exp far below float32's smallest normal
-    _compare(twin, "softmax_pair", [twin[1], x, 1], exact=False)
+    return x
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_softmax_pair_of_extreme_rows(twin, dtype):
+    _compare(twin, "softmax_pair", [twin[1], _extreme_rows(dtype), 1], exact=False)
 
 
 def test_cross_entropy_backward_over_dim_0_falls_back(twin):
     _, probs = reference.softmax_pair(np, _rand((5, 3), np.float32), 0)
     coeffs = _class_coeffs((3, 5), np.float32).T.copy()
     _compare(twin, "cross_entropy_backward", [twin[1], probs, coeffs, np.ones((), np.float32), 0], exact=False)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", SHAPES + [(4, 1)])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_softmax_stats_and_grad(twin, dtype, shape, layout):
+    x = _layout(3 * _rand(shape, dtype), layout)
+    _compare(twin, "softmax_stats", [twin[1], x], exact=False)  # a row sum inside
+    shift, log_total = reference.softmax_stats(np, x)
+    scale = _rand((shape[0],), dtype, 1)
+    _compare(twin, "softmax_grad", [twin[1], x, shift, log_total, scale], exact=False)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_softmax_stats_and_grad_of_extreme_rows(twin, dtype):
+    x = _extreme_rows(dtype)
+    _compare(twin, "softmax_stats", [twin[1], x], exact=False)
+    with np.errstate(invalid="ignore"):
+        shift, log_total = reference.softmax_stats(np, x)
+    _compare(twin, "softmax_grad", [twin[1], x, shift, log_total, np.ones(7, dtype)], exact=False)
+
+
+def test_softmax_stats_recover_log_softmax():
+    x = 3 * _rand((5, 9), np.float64)
+    shift, log_total = reference.softmax_stats(np, x)
+    logp, probs = reference.softmax_pair(np, x, 1)
+    np.testing.assert_allclose((x - shift[:, None]) - log_total[:, None], logp, rtol=1e-14)
+    np.testing.assert_allclose(reference.softmax_grad(np, x, shift, log_total, np.full(5, 2.0)), 2 * probs,
+                               rtol=1e-14)
 
 
 # ---------------------------------------------------------------------------------------------- optimizers

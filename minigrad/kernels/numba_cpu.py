@@ -164,10 +164,10 @@ def softmax_pair(xp, x, dim):
 def _softmax_stats_loop(x, shift, log_total):
     for i in prange(x.shape[0]):
         xi, m = x[i], shift[i]
-        total = 0.0  # float64, reassociated as _row_sum: the exps are summed as they are made, never stored
+        total = np.float32(0)  # reassociated (in SIMD lanes), as NumPy's pairwise float32 sum; nothing is stored
         for j in range(xi.size):
             total += _exp_nonpositive(xi[j] - m)
-        log_total[i] = np.float32(np.log(total))
+        log_total[i] = np.log(total)
 
 
 def _softmax_grad_loop(x, shift, log_total, scale, out):

@@ -4,7 +4,8 @@ from .convert import Cast, Clone, ToDevice
 from .elementwise import (Abs, Add, Clamp, Div, Exp, Log, Log1p, Maximum, Minimum, Mul, Neg, Pow, ReLU, Sigmoid, Sqrt,
                           Sub, Tanh, Where)
 from .matmul import Linear, MatMul
-from .nn import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, LogSoftmax, MseLoss, NllLoss, Softmax
+from .nn import (BinaryCrossEntropy, BinaryCrossEntropyWithLogits, ClassNllLoss, LogSoftmax, MseLoss, NllLoss,
+                 Softmax)
 from .pool import AdaptiveAvgPool, AvgPool, MaxPool, WindowGather, WindowScatter, WindowSpread
 from .products import Bmm, Dot, Mm
 from .reduce import Amax, Gather, Mean, Sum

@@ -13,6 +13,13 @@ def softmax_pair(xp, x, dim):
     return kernels(xp).softmax_pair(xp, x, dim)
 
 
+def softmax_stats(xp, x):
+    """(row max, log of the row's sum of exp(x - max)) of a 2-D x (a kernel)."""
+    if x.shape[1] == 0:  # no classes: nothing to normalise (and a max over them would raise)
+        return xp.zeros(x.shape[0], x.dtype), xp.full(x.shape[0], -xp.inf, x.dtype)
+    return kernels(xp).softmax_stats(xp, x)
+
+
 class Softmax(Function):
     def forward(self, x, dim=-1):
         self.dim = dim
@@ -91,6 +98,92 @@ class CrossEntropyBackward(Function):
         return (g * total * grad if need_probs else None,
                 ((g * probs).sum(axis=self.dim, keepdims=True) - g) * grad if need_coeffs else None,
                 g * (probs * total - coeffs) if need_grad else None)
+
+
+class ClassNllLoss(Function):
+    """NllLoss of class-index targets with its coefficients kept sparse: ``pick[n]`` on class ``target[n]`` (the
+    class weight, 1 - label smoothing and the mean's divisor; 0 for an ignored target) plus ``spread[n] *
+    weight[c]`` on every class (label smoothing; ``spread`` is None without it, ``weight`` None for all ones).
+    x is (N, C). With ``log_softmax=True`` x holds logits (cross-entropy): the forward keeps only each row's
+    max and log-sum-exp, and backward recomputes the softmax from x. Against a dense coefficient array and a
+    saved probability array, that is a third of the memory traffic, which is what a big loss costs."""
+
+    grad_fn_name = "NllLossBackward0"
+
+    def forward(self, x, target=None, pick=None, spread=None, weight=None, reduce=True, log_softmax=False):
+        xp = self.xp
+        self.coeffs = dict(target=target, pick=pick, spread=spread, weight=weight)
+        self.fused, self.classes = log_softmax, x.shape[1]
+        picked = x[xp.arange(x.shape[0]), target]
+        if spread is not None:
+            per_class = x
+        if log_softmax:
+            self.shift, log_total = softmax_stats(xp, x)
+            picked = (picked - self.shift) - log_total
+            if spread is not None:  # shifted first: sum(x) - C * max would cancel away the digits that matter
+                per_class = x - self.shift[:, None]
+            self.save_for_backward(x, log_total)
+        loss = -(pick * xp.where(pick != 0, picked, 0))  # a zero coefficient ignores a -inf log-probability
+        if spread is not None:
+            spread_sum = per_class.sum(axis=1) if weight is None else per_class @ weight
+            if log_softmax:
+                spread_sum -= log_total * (x.shape[1] if weight is None else weight.sum())
+            loss -= spread * xp.where(spread != 0, spread_sum, 0)
+        return loss.sum() if reduce else loss
+
+    def saved_for_graph(self, inputs, _output):
+        x = inputs[0]
+        return x, (x - self.shift[:, None]).exp().sum(dim=1).log()
+
+    def backward(self, grad):
+        if self.fused:
+            x, log_total = self.saved
+            return ClassNllBackward.run(self.xp, grad, x, log_total, shift=self.shift, **self.coeffs)
+        return ClassNllBackward.run(self.xp, grad, classes=self.classes, **self.coeffs)
+
+
+class ClassNllBackward(Function):
+    """ClassNllLoss's gradient wrt x, an op of its own so that a recorded backward can differentiate it again:
+    grad * (softmax(x) * sum_c coeffs - coeffs) from the logits x and their log-sum-exp (inputs too: the second
+    derivative flows through both), or -grad * coeffs for log-probabilities (called with grad alone)."""
+
+    def forward(self, grad, x=None, log_total=None, shift=None, classes=None, target=None, pick=None, spread=None,
+                weight=None):
+        xp = self.xp
+        self.shift, self.coeffs = shift, (target, pick, spread, weight)
+        self.save_for_backward(grad, x, log_total)
+        self.rows = xp.arange(pick.shape[0])
+        if x is None:
+            out = xp.zeros((pick.shape[0], classes), pick.dtype)
+        else:
+            scale = _coeff_sums(x.shape[1], pick, spread, weight) * grad
+            out = kernels(xp).softmax_grad(xp, x, shift, log_total, scale)
+        out[self.rows, target] -= pick * grad
+        if spread is not None:
+            out -= (spread * grad)[:, None] * (1 if weight is None else weight)
+        return out
+
+    def backward(self, g):
+        grad, x, log_total = self.saved
+        target, pick, spread, weight = self.coeffs
+        xp = self.xp
+        g_coeffs = g[self.rows, target] * pick  # sum_c g * coeffs, per row
+        if spread is not None:
+            g_coeffs = g_coeffs + (g.sum(axis=1) if weight is None else (g * weight).sum(axis=1)) * spread
+        if x is None:
+            return -g_coeffs
+        totals = _coeff_sums(x.shape[1], pick, spread, weight)
+        probs = xp.exp((x - xp.expand_dims(self.shift, 1)) - xp.expand_dims(log_total, 1))
+        g_probs = (g * probs).sum(axis=1)
+        need_grad, need_x, need_log_total = self.needs_input_grad
+        return (g_probs * totals - g_coeffs if need_grad else None,
+                g * probs * xp.expand_dims(grad * totals, 1) if need_x else None,
+                -(g_probs * grad * totals) if need_log_total else None)
+
+
+def _coeff_sums(classes, pick, spread, weight):
+    """sum_c coeffs[n, c] per row of ClassNllLoss's sparse coefficients."""
+    return pick if spread is None else pick + spread * (classes if weight is None else weight.sum())
 
 
 def _reduce(loss, reduction):

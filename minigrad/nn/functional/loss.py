@@ -4,7 +4,6 @@ from __future__ import annotations
 import warnings
 
 from ... import ops
-from ...ops.reduce import along_axis_key
 from ...tensor import SCALAR_TYPE_NAMES, Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -70,12 +69,27 @@ def _class_view(weight, input: Tensor, class_dim: int):
     return weight.reshape((-1,) + (1,) * (input.ndim - class_dim - 1))
 
 
-def _index_coeffs(input: Tensor, target: Tensor, weight, ignore_index: int, reduction: str, smoothing: float):
-    """The coefficient array of NllLoss for class-index targets: one-hot weights, smoothing and the mean's divisor."""
-    class_dim = _class_dim(input)
+def _class_rows(input: Tensor, target: Tensor):
+    """(input as (N, C) rows with the classes last, target as (N,)): the one layout ClassNllLoss works in. A 1-d
+    input is one row; the extra dims of (N, C, d1, ...) become rows (a differentiable permute and reshape)."""
+    if input.ndim == 2:
+        return input, target
+    classes = input.shape[_class_dim(input)]
+    if input.ndim > 2:
+        input = input.permute(0, *range(2, input.ndim), 1)
+    return input.reshape(-1, classes), target.reshape(-1)
+
+
+def _index_loss(input: Tensor, target: Tensor, weight, ignore_index: int, reduction: str, smoothing: float,
+                log_softmax: bool) -> Tensor:
+    """nll_loss / cross_entropy of class-index targets: the coefficients of each row (class weights, ignored
+    targets, label smoothing, the mean's divisor) computed once here, kept sparse, and handed to ClassNllLoss."""
+    _class_dim(input)  # torch's error for a 0-d input comes first
     target = _check_index_target(input, target)
+    shape = target.shape
+    input, target = _class_rows(input, target)
     xp, t = input.xp, target.array
-    num_classes = input.shape[class_dim]
+    num_classes = input.shape[1]
     kept = t != ignore_index
     bad = kept & ((t < 0) | (t >= num_classes))
     if bad.any():
@@ -90,13 +104,13 @@ def _index_coeffs(input: Tensor, target: Tensor, weight, ignore_index: int, redu
         total = picked.sum()
         nothing_kept = not total
         scale = 0.0 if nothing_kept else 1.0 / total
-    coeffs = xp.zeros(input.shape, dtype)
-    coeffs[along_axis_key(xp, xp.expand_dims(safe_t, class_dim), class_dim)] = \
-        xp.expand_dims(picked * ((1.0 - smoothing) * scale), class_dim)
-    if smoothing:
-        class_w = _class_view(w, input, class_dim) if w is not None else 1.0
-        coeffs += (smoothing / num_classes) * scale * class_w * xp.expand_dims(kept, class_dim)
-    return Tensor._wrap(coeffs), class_dim, nothing_kept
+    pick = (picked * ((1.0 - smoothing) * scale)).astype(dtype)
+    spread = (kept * (smoothing / num_classes * scale)).astype(dtype) if smoothing else None
+    loss = ops.ClassNllLoss.apply(input, target=safe_t, pick=pick, spread=spread, weight=w,
+                                  reduce=reduction != "none", log_softmax=log_softmax)
+    if reduction == "none":
+        loss = loss.reshape(shape)
+    return _empty_mean(loss, nothing_kept)
 
 
 def _empty_mean(loss: Tensor, nothing_kept: bool) -> Tensor:
@@ -115,7 +129,7 @@ def _probability_coeffs(input: Tensor, target: Tensor, weight, reduction: str, s
         coeffs = coeffs * _class_view(weight.to(input.dtype), input, class_dim)
     if reduction == "mean":
         coeffs = coeffs / max(input.numel() // input.shape[class_dim], 1)
-    return coeffs, class_dim, False
+    return coeffs, class_dim
 
 
 def _check_weight(weight, input: Tensor):
@@ -132,8 +146,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     if not input.is_floating_point() and input.ndim:
         target = _check_index_target(input, target)  # torch checks the target first
         raise _not_implemented("nll_loss_out_frame" if input.ndim <= 2 else "nll_loss2d_forward_out_frame", input)
-    coeffs, class_dim, nothing_kept = _index_coeffs(input, target, weight, ignore_index, reduction, 0.0)
-    return _empty_mean(ops.NllLoss.apply(input, coeffs, dim=class_dim, reduce=reduction != "none"), nothing_kept)
+    return _index_loss(input, target, weight, ignore_index, reduction, 0.0, log_softmax=False)
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
@@ -150,14 +163,11 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
         raise RuntimeError(f"Expected floating point type for target with class probabilities, got "
                            f"{_type_name(target)}")
     input._softmax_dim(_class_dim(input), "log_softmax")  # integer logits: torch's kernel error
-    if probabilities:
-        input, target = input._promoted(target)  # a float64 target makes a float64 loss, as in torch
-        coeffs, class_dim, nothing_kept = _probability_coeffs(input, target, weight, reduction, label_smoothing)
-    else:
-        coeffs, class_dim, nothing_kept = _index_coeffs(input, target, weight, ignore_index, reduction,
-                                                        label_smoothing)
-    loss = ops.NllLoss.apply(input, coeffs, dim=class_dim, reduce=reduction != "none", log_softmax=True)
-    return _empty_mean(loss, nothing_kept)
+    if not probabilities:
+        return _index_loss(input, target, weight, ignore_index, reduction, label_smoothing, log_softmax=True)
+    input, target = input._promoted(target)  # a float64 target makes a float64 loss, as in torch
+    coeffs, class_dim = _probability_coeffs(input, target, weight, reduction, label_smoothing)
+    return ops.NllLoss.apply(input, coeffs, dim=class_dim, reduce=reduction != "none", log_softmax=True)
 
 
 def _check_same_size(input: Tensor, target: Tensor, message: str) -> None:
