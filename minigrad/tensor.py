@@ -10,6 +10,7 @@ import numpy as np
 from . import autograd, dtypes, ops
 from ._tensor_str import format_tensor
 from .autograd import is_grad_enabled, no_grad
+from .autograd.function import bump_version
 from .autograd.hooks import add_hook
 from .backend import Device, default_generator, device_of, get_array_module, to_device, to_numpy
 
@@ -522,7 +523,11 @@ class Tensor:
         return self.to(target), other.to(target)
 
     def _binary(self, op, other, reflected=False):
-        a, b = self._promoted(other)
+        if isinstance(other, Tensor) and other.array.dtype == self.array.dtype and (
+                other.array.shape == self.array.shape):  # nothing to promote or check: the common case, fast
+            a, b = self, other
+        else:
+            a, b = self._promoted(other)
         return op.apply(b, a) if reflected else op.apply(a, b)
 
     # ------------------------------------------------------------------------------------------ arithmetic
@@ -1215,7 +1220,7 @@ class Tensor:
         """The one write path of in-place ops: ``result`` into ``self[key]``, then the version bump."""
         self._check_result_type(result.array.dtype)
         self.array[key] = result.array
-        self._version_counter[0] += 1
+        bump_version(self)
         if result.grad_fn is not None:
             self.grad_fn, self._requires_grad = result.grad_fn, True
         return self

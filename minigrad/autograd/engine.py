@@ -8,7 +8,7 @@ With ``create_graph=True`` each backward runs on Tensors and is itself recorded 
 from __future__ import annotations
 
 from .anomaly import _Anomaly, check_backward_result
-from .function import recording
+from .function import inplace_writes, recording
 from .grad_mode import _state
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors after they have "
@@ -200,7 +200,7 @@ class _GraphTask:
         return grad
 
     def _call(self, fn, grad) -> tuple:
-        if fn.saved:
+        if fn.saved and fn.writes_at != inplace_writes.count:
             _check_versions(fn)
         if self.create_graph:
             input_grads = _recorded_backward(fn, grad)

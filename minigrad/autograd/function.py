@@ -13,6 +13,19 @@ def _is_view(out, a) -> bool:
     return base is not None and (base is a or base is a.base)
 
 
+class inplace_writes:
+    """How many in-place writes there have been (``bump_version`` counts them). A node created since the last
+    one cannot have had anything it saved changed, so backward skips its version check: one comparison."""
+
+    count = 0
+
+
+def bump_version(tensor) -> None:
+    """Record an in-place change of ``tensor``'s storage (torch's version counter)."""
+    tensor._version_counter[0] += 1
+    inplace_writes.count += 1
+
+
 class recording:
     """The array module of a recorded backward (``graph_xp``), set when the engine first loads it."""
 
@@ -37,6 +50,7 @@ class Function:
 
     saved = ()
     parents = None
+    writes_at = -1  # inplace_writes.count when the node was recorded (-1: unknown, always check)
     returns_view = False  # reshape, permute, expand, basic indexing: the output may share the input's memory
     retained = None
     pre_hooks = None  # hooks registered on the op's output tensor (Tensor.register_hook on a non-leaf)
@@ -80,6 +94,7 @@ class Function:
         if recorded:
             fn.parents = inputs
             if fn.saved:  # backward checks that what the node saved is unchanged (nothing saved: nothing to check)
+                fn.writes_at = inplace_writes.count
                 fn.versions = versions
                 fn.output_id = id(out)
                 fn.output_version = counter = result._version_counter

@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from ..autograd import enable_grad
+from ..autograd.function import bump_version
 from ..backend import to_device, to_numpy
 from ..tensor import Tensor
 
@@ -148,7 +149,7 @@ class Optimizer:
             self._update_group(group)
             for p in group["params"]:  # updated in place: a graph that saved them must not reuse them (torch)
                 if p.grad is not None:
-                    p._version_counter[0] += 1
+                    bump_version(p)
         return loss
 
     def _update_group(self, group: dict[str, Any]) -> None:
