@@ -114,6 +114,28 @@ def test_max_pool(twin, dtype, shape, pool, layout):
     _compare(twin, "max_pool", [twin[1], _with_specials(x), kernel, stride, padding, dilation, out])
 
 
+@pytest.mark.parametrize("choice", ["reference", "numba"])
+@pytest.mark.parametrize("kernel, stride, padding, dilation, ceil_mode", [
+    (3, 1, 1, 1, False), (2, 2, 1, 1, True), (3, 2, 1, 2, True), ((2, 3), (3, 2), (1, 1), 1, True)])
+def test_max_pool_of_windows_of_minus_inf_picks_their_first_input_as_torch(monkeypatch, choice, kernel, stride,
+                                                                            padding, dilation, ceil_mode):
+    """Nothing above -inf in a window: torch's index is the window's first position inside the input, never a
+    padded one (whose gradient would be lost)."""
+    torch = pytest.importorskip("torch")
+    import minigrad
+    from minigrad import backend
+    if choice == "numba":
+        _numba_twin()
+    monkeypatch.setenv(backend.KERNELS_ENV, choice)
+    monkeypatch.setattr(backend, "_kernel_tables", {})
+    x = np.full((1, 2, 5, 6), -np.inf, np.float32)
+    x[0, 1, 2, 3] = 1.0
+    options = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode, return_indices=True)
+    _, want = torch.nn.functional.max_pool2d(torch.tensor(x), kernel, **options)
+    _, got = minigrad.nn.functional.max_pool2d(minigrad.tensor(x), kernel, **options)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 def test_max_pool_keeps_the_inputs_memory_order():
     """A channel-major conv output pools to channel-major results (no transpose copy on the way)."""
     numba_cpu = _numba_twin()

@@ -510,21 +510,34 @@ def _col2im_loop(cols, out, sh, sw, ph, pw, dh, dw):
                             plane[uint64(ih), uint64(ow * sw + start)] += block[uint64(oh), uint64(ow)]
 
 
+@njit(cache=True)
+def _first_inside(n_out, n_k, stride, pad, dilation, size):
+    """Per output position along one dim, the first kernel offset whose input position is inside (else 0)."""
+    first = np.zeros(n_out, np.int64)
+    for o in range(n_out):
+        for k in range(n_k - 1, -1, -1):
+            if 0 <= o * stride - pad + k * dilation < size:
+                first[o] = k
+    return first
+
+
 def _max_pool_loop(x, best, which, n_kh, n_kw, sh, sw, ph, pw, dh, dw, lowest):
     n_a, n_b, n_oh, n_ow = best.shape
     height, width = x.shape[2], x.shape[3]
     los, his = np.empty(n_kw, np.int64), np.empty(n_kw, np.int64)
     for j in range(n_kw):
         los[j], his[j] = _valid(j * dw - pw, sw, width, n_ow)
+    first_i, first_j = _first_inside(n_oh, n_kh, sh, ph, dh, height), _first_inside(n_ow, n_kw, sw, pw, dw, width)
     for task in prange(n_a * n_b):
         a, b = task // n_b, task % n_b
         plane, brow, wrow = x[a, b], best[a, b], which[a, b]
         brow[:] = lowest
-        wrow[:] = 0
         for oh in range(n_oh):
+            for ow in range(n_ow):
+                wrow[oh, ow] = first_i[oh] * n_kw + first_j[ow]
             # Offset by offset over a row of windows, each step a select (no unpredictable branch). From
-            # (lowest, 0) this gives the reference's result; a padded position holds lowest, which never wins,
-            # so it is skipped.
+            # (lowest, first offset inside) this gives the reference's result; a padded position holds lowest,
+            # which never wins, so it is skipped.
             for i in range(n_kh):
                 ih = oh * sh - ph + i * dh
                 if ih < 0 or ih >= height:

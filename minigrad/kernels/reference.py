@@ -244,6 +244,15 @@ def offsets(kernel):
     return product(*(range(k) for k in kernel))
 
 
+def offset_at(kernel, k):
+    """The ``k``-th of ``offsets(kernel)``."""
+    position = []
+    for size in reversed(kernel):
+        k, o = divmod(k, size)
+        position.append(o)
+    return tuple(reversed(position))
+
+
 def padded(xp, x, padding, value=0):
     """``x`` with its trailing dims padded by ``(lo, hi)`` pairs (a negative pad crops), in x's memory order."""
     if not any(lo or hi for lo, hi in padding):
@@ -301,14 +310,20 @@ def _lowest(xp, dtype):
 
 def max_pool(xp, x, kernel, stride, padding, dilation, out):
     """(max over each window, which kernel offset won) for x (N, C, *spatial) and output size ``out``: torch's
-    argmax, the first maximum or else the last NaN. Padding (hi also covers ceil_mode's partial windows) holds
-    the dtype's lowest value. Both results have x's memory order (N- or C-major)."""
+    argmax, the first maximum or else the last NaN, and for a window of nothing above the dtype's lowest value its
+    first position inside the input. Padding (hi also covers ceil_mode's partial windows) holds that lowest value,
+    which never wins. Both results have x's memory order (N- or C-major)."""
     planes, swap = memory_order(x)
-    planes = padded(xp, planes, padding, _lowest(xp, x.dtype))
+    lowest = _lowest(xp, x.dtype)
+    planes = padded(xp, planes, padding, lowest)
     views = [planes[(Ellipsis,) + window(o, out, stride, dilation)] for o in offsets(kernel)]
-    best = views[0].copy()
+    best = xp.full(views[0].shape, lowest, dtype=x.dtype)
     which = xp.zeros(best.shape, dtype=xp.int16 if len(views) > 127 else xp.int8)
-    for k, v in enumerate(views[1:], 1):
+    if any(lo or hi for lo, hi in padding):  # start from each window's first offset inside the input, as torch
+        inside = padded(xp, xp.ones(x.shape[2:], dtype=bool), padding, False)
+        for k in range(len(views) - 1, -1, -1):
+            xp.copyto(which, k, where=inside[window(offset_at(kernel, k), out, stride, dilation)])
+    for k, v in enumerate(views):
         # torch's rule: a strictly greater value wins (so the first of equal maxima stays, +0.0 vs -0.0 too,
         # where xp.maximum may keep either), and so does every NaN (the last NaN is the argmax)
         wins = v > best
