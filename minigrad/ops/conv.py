@@ -2,12 +2,14 @@
 
 Layout decides speed. The columns are ``(C, *kernel, N, *out)``: channel and kernel offset down, image and
 output position across. Then
-  * im2col is one strided copy per kernel offset, whose inner runs are whole output rows (no per-element gather);
+  * im2col is a copy whose inner runs are whole output rows (no per-element gather): the ``im2col`` kernel
+    (kernels/reference.py: one strided copy per kernel offset; the numba twin: one threaded pass);
   * the forward is ONE matrix product for the whole batch, ``W (O, C*k) @ cols (C*k, N*L)``, and its result
     ``(O, N, *out)`` is returned as the ``(N, O, *out)`` tensor through a transposed view: no transpose copy.
     relu and pooling keep that channel-major layout (pooling works in memory order), and the backward's
     ``grad (O, N*L)`` is again a free view;
-  * col2im is one slice-add per kernel offset.
+  * col2im (the ``col2im`` kernel) sums the columns back, kernel offset by kernel offset;
+  * the largest columns live in a reused workspace (see below), not a fresh array per call.
 Groups add a leading batch axis to the products (``(G, O/G, Cg*k) @ (G, Cg*k, N*L)``).
 
 The backward is two more ops, each the other's adjoint partner, so that double backward is exact:
