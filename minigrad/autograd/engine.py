@@ -75,9 +75,7 @@ class _GraphTask:
         self.targets = None if inputs is None else {id(t): t for t in inputs}
         self.target_fns = {} if inputs is None else {t.grad_fn: t for t in inputs if t.grad_fn is not None}
         self.captured = {}
-        self.grads = {}
-        self.leaf_pending = {}  # id(leaf) -> gradients still to come in this pass
-        self.leaf_grads = {}  # id(leaf) -> sum of its gradients so far
+        self.grads = {}  # node or leaf -> the sum of the gradients that reached it so far
 
     # ------------------------------------------------------------------------------------------ steps
     def execute(self, roots, seeds) -> None:
@@ -122,10 +120,11 @@ class _GraphTask:
         return array.astype(root.array.dtype, copy=True)  # the caller keeps ownership of theirs
 
     def _count_consumers(self, root_fns) -> dict:
-        """How many gradients each node (and leaf) waits for, over the nodes that lead to a wanted gradient."""
+        """How many gradients each node and leaf waits for, over the nodes that lead to a wanted gradient. Leaves
+        are counted like nodes, so that a leaf's hooks and accumulation run once, on the sum of its gradients."""
         if self.targets is None:  # everything below the roots runs: one walk counts it all
             self.relevant = None
-            return _count_all(root_fns, self.leaf_pending)
+            return _count_all(root_fns)
         order = _post_order(root_fns)  # each node after every node it depends on
         targets, target_fns = self.targets, self.target_fns
         relevant = set()  # only nodes with a target at or above them need to run
@@ -135,7 +134,6 @@ class _GraphTask:
                 relevant.add(fn)
         self.relevant = relevant
         pending = dict.fromkeys(order, 0)
-        leaves = self.leaf_pending
         for fn in relevant:
             for parent in fn.parents:
                 parent_fn = parent.grad_fn
@@ -143,7 +141,7 @@ class _GraphTask:
                     if parent_fn in relevant:
                         pending[parent_fn] += 1
                 elif parent._requires_grad:
-                    leaves[id(parent)] = leaves.get(id(parent), 0) + 1
+                    pending[parent] = pending.get(parent, 0) + 1
         return pending
 
     def _run(self, root_fns, pending) -> None:
@@ -159,27 +157,39 @@ class _GraphTask:
             if grad is not None and (fn.pre_hooks or fn.retained is not None or target_fns and fn in target_fns):
                 grad = self._before(fn, grad)
             wanted = relevant is None or fn in relevant
-            input_grads = self._call(fn, grad) if grad is not None and wanted else (None,) * len(parents)
+            if grad is None or not wanted:
+                input_grads = (None,) * len(parents)
+            else:
+                if fn.saved and fn.writes_at != inplace_writes.count:
+                    _check_versions(fn)
+                input_grads = _recorded_backward(fn, grad) if recorded else fn.backward(grad)
+                if not isinstance(input_grads, tuple):
+                    input_grads = (input_grads,)
+                elif not recorded and len(input_grads) > 1:
+                    input_grads = _unaliased(input_grads)
+                if len(input_grads) != len(parents) or _Anomaly.enabled:
+                    _check_result(fn, input_grads)
             for parent, g in zip(parents, input_grads):
-                parent_fn = parent.grad_fn
-                if parent_fn is not None:
-                    if relevant is not None and parent_fn not in relevant:
+                key = parent.grad_fn  # where the gradient goes: the parent's node, or the leaf itself
+                if key is None:
+                    if not (parent._requires_grad and wanted):
                         continue
-                    if g is not None:
-                        if recorded or g.shape != parent.array.shape or g.dtype != parent.array.dtype:
-                            g = _fit(fn, input_grads, g, parent, recorded)
-                        grads[parent_fn] = grads[parent_fn] + g if parent_fn in grads else g  # out of place: may alias
-                    left = pending[parent_fn] - 1
-                    pending[parent_fn] = left
-                    if not left:
-                        ready.append(parent_fn)
-                elif parent._requires_grad and wanted:
-                    if g is not None and (targets is None or id(parent) in targets):
-                        if recorded or g.shape != parent.array.shape or g.dtype != parent.array.dtype:
-                            g = _fit(fn, input_grads, g, parent, recorded)
-                    else:
+                    key = parent
+                    if targets is not None and id(parent) not in targets:
                         g = None
-                    self._leaf_arrived(parent, g)
+                elif relevant is not None and key not in relevant:
+                    continue
+                if g is not None:
+                    if recorded or g.shape != parent.array.shape or g.dtype != parent.array.dtype:
+                        g = _fit(fn, input_grads, g, parent, recorded)
+                    grads[key] = grads[key] + g if key in grads else g  # out of place: g may alias another's
+                left = pending[key] - 1
+                pending[key] = left
+                if not left:
+                    if key is not parent:
+                        ready.append(key)
+                    elif key in grads:
+                        self._finish_leaf(parent, grads.pop(parent))
             if not self.retain_graph:
                 fn.parents = None
                 fn.saved = None
@@ -199,40 +209,6 @@ class _GraphTask:
                 _accumulate(target, grad, self.create_graph)
         return grad
 
-    def _call(self, fn, grad) -> tuple:
-        if fn.saved and fn.writes_at != inplace_writes.count:
-            _check_versions(fn)
-        if self.create_graph:
-            input_grads = _recorded_backward(fn, grad)
-        else:
-            input_grads = fn.backward(grad)
-            if type(input_grads) is tuple and len(input_grads) > 1:
-                input_grads = _unaliased(input_grads)
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
-        if len(input_grads) != len(fn.parents):
-            raise RuntimeError(f"function {fn.name()} returned an incorrect number of gradients (expected "
-                               f"{len(fn.parents)}, got {len(input_grads)})")
-        if _Anomaly.enabled and _Anomaly.check_nan:
-            check_backward_result(fn, input_grads, fn.xp.isnan)
-        return input_grads
-
-    def _leaf_arrived(self, leaf, grad) -> None:
-        """One more of the leaf's gradients (None: nothing for it) is in; after the last, the leaf's hooks run on
-        the sum and .grad is updated."""
-        key = id(leaf)
-        left = self.leaf_pending[key] - 1
-        self.leaf_pending[key] = left
-        total = self.leaf_grads.pop(key, None)
-        if grad is not None:
-            total = grad if total is None else total + grad
-        if total is None:
-            return
-        if left:
-            self.leaf_grads[key] = total
-        else:
-            self._finish_leaf(leaf, total)
-
     def _finish_leaf(self, leaf, grad) -> None:
         if leaf._hooks:
             grad = _run_tensor_hooks(leaf._hooks, grad, leaf)
@@ -247,7 +223,7 @@ class _GraphTask:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def _count_all(root_fns, leaves: dict) -> dict:
+def _count_all(root_fns) -> dict:
     """Consumers of every node and leaf below the roots (iterative DFS, each node visited once)."""
     pending = dict.fromkeys(root_fns, 0)
     stack = list(pending)
@@ -260,8 +236,8 @@ def _count_all(root_fns, leaves: dict) -> dict:
                 else:
                     pending[parent_fn] = 1
                     stack.append(parent_fn)
-            elif parent._requires_grad:  # a leaf's hooks and accumulation run once, on its total
-                leaves[id(parent)] = leaves.get(id(parent), 0) + 1
+            elif parent._requires_grad:
+                pending[parent] = pending.get(parent, 0) + 1
     return pending
 
 
@@ -315,6 +291,15 @@ def _sum_to_shape(grad, shape, fn=None, index=0):
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1)
     out = grad.sum(axis=axes, keepdims=True) if axes else grad
     return out.reshape(shape)
+
+
+def _check_result(fn, input_grads) -> None:
+    """A backward must return one gradient per input; under anomaly detection, none may hold a nan."""
+    if len(input_grads) != len(fn.parents):
+        raise RuntimeError(f"function {fn.name()} returned an incorrect number of gradients (expected "
+                           f"{len(fn.parents)}, got {len(input_grads)})")
+    if _Anomaly.enabled and _Anomaly.check_nan:
+        check_backward_result(fn, input_grads, fn.xp.isnan)
 
 
 def _unaliased(grads: tuple) -> tuple:
