@@ -26,6 +26,23 @@ def _previous(xp, states, first, reverse):
     return xp.concatenate([first[None], states[:-1]], axis=0)
 
 
+def _state_before(states, first, reverse):
+    """_previous's step t, as a function of t: backward takes one step at a time, without a shifted copy."""
+    last = len(states) - 1 if reverse else 0
+    shift = 1 if reverse else -1
+    return lambda t: first if t == last else states[t + shift]
+
+
+def _weight_grad(d_pre, states, first, reverse):
+    """The sum over steps of d_pre[t].T @ (the state step t starts from) in two GEMMs: one over every step that
+    starts from another step's state (views of both: no shifted copy), one for the step that starts from ``first``."""
+    steps, batch, width = d_pre.shape
+    inner, outer = (slice(None, -1), slice(1, None)) if reverse else (slice(1, None), slice(None, -1))
+    rows = (steps - 1) * batch
+    return (d_pre[inner].reshape((rows, width)).T @ states[outer].reshape((rows, states.shape[-1]))
+            + d_pre[-1 if reverse else 0].T @ first)
+
+
 def gate_activations(xp, mode, x_proj, w_hh, h_prev, b_hh=None, cells=None):
     """What backward needs from the gates, for all steps at once, concatenated on the last axis: LSTM
     (i, f, g, o, tanh c), GRU (r, z, n, W_hn h + b_hn). Written with backward's vocabulary, so that it
@@ -103,22 +120,20 @@ class Recurrence(Function):
     def backward(self, grad):
         xp = self.xp
         x_proj, w_hh, h0, aux, out, acts = self.saved
-        steps, batch, hidden = x_proj.shape[0], x_proj.shape[1], w_hh.shape[1]
-        h_prev = _previous(xp, out[0], h0, self.reverse)
         if self.mode == "lstm":
-            c_prev = _previous(xp, out[1], aux, self.reverse)
+            c_prev = _state_before(out[1], aux, self.reverse)
             d_x, d_h0, d_c0 = _lstm_backward(xp, self.visits(), grad, acts, c_prev, w_hh)
             d_hh = d_x
         elif self.mode == "gru":
+            h_prev = _state_before(out[0], h0, self.reverse)
             d_x, d_hh, d_h0 = _gru_backward(xp, self.visits(), grad[0], h_prev, acts, w_hh)
         else:
             d_x, d_h0 = _rnn_backward(xp, self.visits(), grad[0], out[0], w_hh, self.mode)
             d_hh = d_x
         need = self.needs_input_grad
         d_w = None
-        if need[1]:  # one GEMM over all steps instead of one per step
-            flat = (steps * batch, d_hh.shape[-1])
-            d_w = d_hh.reshape(flat).T @ h_prev.reshape((steps * batch, hidden))
+        if need[1]:  # big GEMMs over all steps instead of one per step
+            d_w = _weight_grad(d_hh, out[0], h0, self.reverse)
         grads = (d_x if need[0] else None, d_w, d_h0 if need[2] else None)
         if self.mode == "lstm":
             return grads + (d_c0 if need[3] else None,)
@@ -148,7 +163,7 @@ def _lstm_backward(xp, visits, grad, acts, c_prev, w_hh):
     dh_next = dc_next = None
     for k, (t, active) in enumerate(visits):
         out = (d_gates[t], states[k % 2][1]) if in_place else None
-        dg, dc_prev = step_kernels.lstm_step_backward(xp, grad[0, t], grad[1, t], acts[t], c_prev[t], dh_next,
+        dg, dc_prev = step_kernels.lstm_step_backward(xp, grad[0, t], grad[1, t], acts[t], c_prev(t), dh_next,
                                                       dc_next, out=out)
         dh_prev = xp.matmul(dg, w_hh, out=states[k % 2][0]) if in_place else dg @ w_hh
         if active is not None:  # finished rows: no gate gradient, the state's gradient passes through
@@ -168,7 +183,7 @@ def _gru_backward(xp, visits, grad, h_prev, acts, w_hh):
     dh_next = None
     for t, active in visits:
         dh = grad[t] if dh_next is None else grad[t] + dh_next
-        dx, dhh, dh_skip = step_kernels.gru_step_backward(xp, dh, acts[t], h_prev[t])
+        dx, dhh, dh_skip = step_kernels.gru_step_backward(xp, dh, acts[t], h_prev(t))
         dh_next = dh_skip + dhh @ w_hh
         if active is not None:
             dx, dhh = xp.where(active, dx, xp.zeros_like(dx)), xp.where(active, dhh, xp.zeros_like(dhh))
