@@ -17,7 +17,8 @@ from minigrad import kernels as kernel_package
 from minigrad.kernels import reference
 
 FLOATS = [np.float32, np.float64]
-SHAPES = [(3, 5), (129, 257)]  # odd; the second passes numba_cpu.PARALLEL_MIN, so both loop variants run
+TEST_PARALLEL_MIN = 1 << 15  # numba_cpu.PARALLEL_MIN while these tests run (the twin fixture sets it)
+SHAPES = [(3, 5), (129, 257)]  # odd; the second passes TEST_PARALLEL_MIN, so both loop variants run
 LAYOUTS = ["c", "f", "strided"]
 # the optimizers also see 0-d and 1-d parameters (biases)
 PARAM_CASES = [(s, lay) for s in SHAPES for lay in LAYOUTS] + [((), "c"), ((7,), "c"), ((7,), "strided")]
@@ -42,7 +43,10 @@ def twin(request, monkeypatch):
     """(kernel module, its array module, whether results must be bit-identical to the reference)."""
     monkeypatch.delenv(backend.KERNELS_ENV, raising=False)
     if request.param == "numba":
-        return _numba_twin(), np, True
+        numba_cpu = _numba_twin()
+        # the loops go parallel from 1M elements; from 32K here, so that the larger test sizes take those loops
+        monkeypatch.setattr(numba_cpu, "PARALLEL_MIN", TEST_PARALLEL_MIN)
+        return numba_cpu, np, True
     table, cupy = _cuda_twin()
     return table, cupy, False
 
