@@ -36,7 +36,8 @@ class Linear(Function):
 
     def forward(self, x, weight, bias=None):
         self.save_for_backward(x, weight)
-        out = x @ weight.T
+        # (..., in) as one (rows, in) matrix: NumPy runs a 3-d @ 2-d product as one small GEMM per leading index
+        out = (x.reshape(-1, x.shape[-1]) @ weight.T).reshape(x.shape[:-1] + weight.shape[:1])
         if bias is not None:
             out += bias
         return out
@@ -45,7 +46,7 @@ class Linear(Function):
         x, weight = self.saved
         need_x, need_w = self.needs_input_grad[:2]
         flat_grad = grad.reshape(-1, grad.shape[-1])
-        grad_x = grad @ weight if need_x else None
+        grad_x = (flat_grad @ weight).reshape(x.shape) if need_x else None
         grad_w = None
         if need_w:  # in the weight's own memory layout, so the optimizer's passes over both stay sequential
             x2 = x.reshape(-1, x.shape[-1])
