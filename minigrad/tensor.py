@@ -1,6 +1,7 @@
 """Tensor: an array, its gradient and the op that made it. Methods are one-line calls into ops."""
 from __future__ import annotations
 
+import math
 import numbers
 import weakref
 from collections import namedtuple
@@ -49,7 +50,7 @@ def _check_matmul(a, b) -> None:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D")
     k, k2 = a.shape[-1], b.shape[0] if b.ndim == 1 else b.shape[-2]
     name_a, name_b = SCALAR_TYPE_NAMES[a.dtype.name], SCALAR_TYPE_NAMES[b.dtype.name]
-    rows = int(np.prod(a.shape[:-1]))
+    rows = math.prod(a.shape[:-1])
     if a.ndim == 1 and b.ndim == 1:
         if a.dtype != b.dtype:
             raise RuntimeError(f"dot : expected both vectors to have same dtype, but found {name_a} and {name_b}")
@@ -69,14 +70,14 @@ def _check_matmul(a, b) -> None:
         if k != k2:
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and {k2}x{b.shape[-1]})")
     elif a.ndim == 1 and (b.size == 0 or k2 == 1):  # torch folds b.mT into one matrix here: an mv
-        rows = int(np.prod(b.shape[:-2])) * b.shape[-1]
+        rows = math.prod(b.shape[:-2]) * b.shape[-1]
         if a.dtype != b.dtype:
             raise RuntimeError(f"addmv input tensors must have the same dtype, but got {name_a}, {name_b}, and "
                                f"{name_a}")
         if k != k2:
             raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{k2}), vec ({k})")
     else:
-        batch = int(np.prod(_broadcast_shape(a.shape[:-2], b.shape[:-2])))
+        batch = math.prod(_broadcast_shape(a.shape[:-2], b.shape[:-2]))
         if a.dtype != b.dtype:
             raise RuntimeError(f"expected scalar type {name_a} but found {name_b}")
         if k != k2:
@@ -128,7 +129,7 @@ class Size(tuple):
         return f"minigrad.Size({list(self)})"
 
     def numel(self) -> int:
-        return int(np.prod(self))
+        return math.prod(self)
 
 
 def _wrap_dim(dim, ndim: int) -> int:
@@ -160,12 +161,12 @@ def _infer_shape(shape: tuple, size: int) -> tuple:
             raise RuntimeError("only one dimension can be inferred")
         if n < -1:
             raise RuntimeError(f"invalid shape dimension {n} at index {i} of shape {list(shape)}")
-    known = int(np.prod([n for n in shape if n != -1]))
+    known = math.prod([n for n in shape if n != -1])  # (math.prod: np.prod takes microseconds on a tuple)
     if -1 in shape and not known and not size:
         raise RuntimeError(f"cannot reshape tensor of 0 elements into shape {list(shape)} because the unspecified "
                            f"dimension size -1 can be any value and is ambiguous")
     inferred = tuple([size // known if n == -1 and known else n for n in shape])  # (a list: no tuple resize)
-    if shape.count(-1) > 1 or any(n < 0 for n in inferred) or int(np.prod(inferred)) != size:
+    if shape.count(-1) > 1 or any(n < 0 for n in inferred) or math.prod(inferred) != size:
         raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {size}")
     return inferred
 
@@ -1086,7 +1087,7 @@ class Tensor:
         if start > end:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         shape = self.array.shape
-        return self.reshape(shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:])
+        return self.reshape(shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
 
     def permute(self, *dims):
         if not dims:

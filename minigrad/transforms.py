@@ -65,6 +65,7 @@ class Normalize(Transform):
         # (C, 1, 1) so they broadcast over H, W and over any leading batch dimensions
         self._mean = np.asarray(self.mean, dtype=np.float32).reshape(-1, 1, 1)
         self._std = np.asarray(self.std, dtype=np.float32).reshape(-1, 1, 1)
+        self._cache: dict = {}
 
     def __call__(self, t: minigrad.Tensor) -> minigrad.Tensor:
         if not isinstance(t, minigrad.Tensor):
@@ -74,9 +75,17 @@ class Normalize(Transform):
         if t.ndim < 3 or t.shape[-3] not in (1, len(self.mean)):
             raise ValueError(f"Normalize with {len(self.mean)} channel(s) expects (..., C, H, W) with "
                              f"C={len(self.mean)}, got shape {tuple(t.shape)}")
-        mean = minigrad.tensor(self._mean, dtype=t.dtype, device=t.device)
-        std = minigrad.tensor(self._std, dtype=t.dtype, device=t.device)
+        mean, std = self._constants(t.dtype, t.device)
         return (t - mean) / std
+
+    def _constants(self, dtype, device) -> tuple:
+        """mean and std as tensors of the images' dtype and device, made once for each (a loader calls this
+        once per batch, and building two tensors costs about as much as normalising a batch of 64 images)."""
+        key = (dtype, str(device))
+        if key not in self._cache:
+            self._cache[key] = (minigrad.tensor(self._mean, dtype=dtype, device=device),
+                                minigrad.tensor(self._std, dtype=dtype, device=device))
+        return self._cache[key]
 
     def __repr__(self) -> str:
         return f"Normalize(mean={self.mean}, std={self.std})"
