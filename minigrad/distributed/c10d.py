@@ -369,6 +369,22 @@ def reduce_scatter_tensor(output: Tensor, input: Tensor, op=ReduceOp.SUM, group=
     return _run(work.then(lambda: _write(output, out)), async_op)
 
 
+def _root_list(tensors, tensor, pg, root, op, label, role) -> bool:
+    """gather's and scatter's list argument: checked on the root rank (True there), refused on the others."""
+    name = f"{op}_list"
+    if pg.rank() != root:
+        if tensors:
+            raise ValueError(f"Argument ``{name}`` must NOT be specified on non-{role} ranks.")
+        return False
+    if not tensors:
+        raise ValueError(f"Argument ``{name}`` must be specified on {role} rank.")
+    _check_tensor_list(tensors, name)
+    _check_count(tensors, pg, op, label)
+    for i, t in enumerate(tensors):
+        _check_same(t, tensor, i, op, pg)
+    return True
+
+
 def gather(tensor: Tensor, gather_list: list | None = None, dst: int | None = None, group=None,
            async_op: bool = False, group_dst=None):
     """Rank ``dst`` receives every rank's ``tensor`` in ``gather_list``."""
@@ -376,16 +392,8 @@ def gather(tensor: Tensor, gather_list: list | None = None, dst: int | None = No
     pg = _pg(group)
     root = _root(dst, group_dst, pg, "gather", "dst")
     out = None
-    if pg.rank() == root:
-        if not gather_list:
-            raise ValueError("Argument ``gather_list`` must be specified on destination rank.")
-        _check_tensor_list(gather_list, "gather_list")
-        _check_count(gather_list, pg, "gather", "Output list")
-        for i, t in enumerate(gather_list):
-            _check_same(t, tensor, i, "gather", pg)
+    if _root_list(gather_list, tensor, pg, root, "gather", "Output list", "destination"):
         out = _empty(tensor, pg.size(), pg.backend)
-    elif gather_list:
-        raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination ranks.")
     work = pg.backend.gather(out, _buffer(tensor.array, pg.backend), root)
     if out is not None:
         work.then(lambda: [_write(t, out[r]) for r, t in enumerate(gather_list)])
@@ -399,18 +407,10 @@ def scatter(tensor: Tensor, scatter_list: list | None = None, src: int | None = 
     pg = _pg(group)
     root = _root(src, group_src, pg, "scatter", "src")
     stacked = None
-    if pg.rank() == root:
-        if not scatter_list:
-            raise ValueError("Argument ``scatter_list`` must be specified on source rank.")
-        _check_tensor_list(scatter_list, "scatter_list")
-        _check_count(scatter_list, pg, "scatter", "Input list")
-        for i, t in enumerate(scatter_list):
-            _check_same(t, tensor, i, "scatter", pg)
+    if _root_list(scatter_list, tensor, pg, root, "scatter", "Input list", "source"):
         stacked = _empty(tensor, pg.size(), pg.backend)
         for r, t in enumerate(scatter_list):
             stacked[r] = pg.backend.stage(t.array)
-    elif scatter_list:
-        raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
     out = _buffer(tensor.array, pg.backend)
     return _run(pg.backend.scatter(out, stacked, root).then(lambda: _write(tensor, out)), async_op)
 
