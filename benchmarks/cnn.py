@@ -88,18 +88,8 @@ def check_cnn(devices, batch: int, seed: int = 0, steps: int = 2) -> dict:
     In float64: in float32 the conv2 weight gradient (a sum over 36,864 products per element at batch 64) differs
     by summation order alone by more than the house tolerance; float64 makes the check tight."""
     weights, (x, y) = init_cnn_weights(seed), _data(batch, seed)
-    result = {}
-    for dev in devices:
-        ref = FrameworkCNNStep(W.Framework("torch", dev), weights, x, y, dropout=False, double=True)
-        mine = FrameworkCNNStep(W.Framework("minigrad", dev), weights, x, y, dropout=False, double=True)
-        rs = []
-        for step in range(1, steps + 1):
-            ref.run()
-            mine.run()
-            rs.append(dict(W.compare(mine.snapshot(), ref.snapshot()), step=step))
-        failed = [r for r in rs if not r["passed"]]
-        result[W._label("minigrad", dev)] = failed[0] if failed else max(rs, key=lambda r: r["max_abs_diff"])
-    return result
+    return W.check_against_torch(lambda fw: FrameworkCNNStep(fw, weights, x, y, dropout=False, double=True),
+                                 devices, steps)
 
 
 def cnn_workloads(devices=("cpu",), batch_sizes=(64,), seed: int = 0) -> list:

@@ -90,18 +90,7 @@ def _data(seed: int):
 def check_rnn(devices, mode: str, seed: int = 0, steps: int = 2) -> dict:
     """Each minigrad contender against torch on the same device after each of ``steps`` float64 steps."""
     weights, (x, y) = init_weights(mode, seed), _data(seed)
-    result = {}
-    for dev in devices:
-        ref = FrameworkRNNStep(W.Framework("torch", dev), mode, weights, x, y, double=True)
-        mine = FrameworkRNNStep(W.Framework("minigrad", dev), mode, weights, x, y, double=True)
-        rs = []
-        for step in range(1, steps + 1):
-            ref.run()
-            mine.run()
-            rs.append(dict(W.compare(mine.snapshot(), ref.snapshot()), step=step))
-        failed = [r for r in rs if not r["passed"]]
-        result[W._label("minigrad", dev)] = failed[0] if failed else max(rs, key=lambda r: r["max_abs_diff"])
-    return result
+    return W.check_against_torch(lambda fw: FrameworkRNNStep(fw, mode, weights, x, y, double=True), devices, steps)
 
 
 def rnn_workloads(devices=("cpu",), modes=("LSTM", "GRU"), seed: int = 0) -> list:

@@ -588,6 +588,22 @@ def compare(snap: dict, ref: dict) -> dict:
     return {"passed": ok, "max_abs_diff": worst, "worst": worst_key}
 
 
+def check_against_torch(make, devices, steps: int) -> dict:
+    """Per device, the contender ``make(framework)`` builds for minigrad against the one for torch, compared after
+    each of ``steps`` steps: the first failing step's comparison, else the one with the largest difference."""
+    result = {}
+    for dev in devices:
+        ref, mine = make(Framework("torch", dev)), make(Framework("minigrad", dev))
+        rs = []
+        for step in range(1, steps + 1):
+            ref.run()
+            mine.run()
+            rs.append(dict(compare(mine.snapshot(), ref.snapshot()), step=step))
+        failed = [r for r in rs if not r["passed"]]
+        result[_label("minigrad", dev)] = failed[0] if failed else max(rs, key=lambda r: r["max_abs_diff"])
+    return result
+
+
 def snapshot_check(workload: Workload) -> dict:
     """Fresh contenders from the same state run `check_steps` iterations; after each one every
     contender's snapshot must match the NumPy contender's. Reports, per contender, the first
