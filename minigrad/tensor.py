@@ -524,11 +524,7 @@ class Tensor:
         return self.to(target), other.to(target)
 
     def _binary(self, op, other, reflected=False):
-        if isinstance(other, Tensor) and other.array.dtype == self.array.dtype and (
-                other.array.shape == self.array.shape):  # nothing to promote or check: the common case, fast
-            a, b = self, other
-        else:
-            a, b = self._promoted(other)
+        a, b = self._promoted(other)
         return op.apply(b, a) if reflected else op.apply(a, b)
 
     # ------------------------------------------------------------------------------------------ arithmetic

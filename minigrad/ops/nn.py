@@ -115,16 +115,14 @@ class ClassNllLoss(Function):
         self.coeffs = dict(target=target, pick=pick, spread=spread, weight=weight)
         self.fused, self.classes = log_softmax, x.shape[1]
         picked = x[xp.arange(x.shape[0]), target]
-        if spread is not None:
-            per_class = x
         if log_softmax:
             self.shift, log_total = softmax_stats(xp, x)
             picked = (picked - self.shift) - log_total
-            if spread is not None:  # shifted first: sum(x) - C * max would cancel away the digits that matter
-                per_class = x - self.shift[:, None]
             self.save_for_backward(x, log_total)
         loss = -(pick * xp.where(pick != 0, picked, 0))  # a zero coefficient ignores a -inf log-probability
         if spread is not None:
+            # shifted first: sum(x) - C * max would cancel away the digits that matter
+            per_class = x - self.shift[:, None] if log_softmax else x
             spread_sum = per_class.sum(axis=1) if weight is None else per_class @ weight
             if log_softmax:
                 spread_sum -= log_total * (x.shape[1] if weight is None else weight.sum())
