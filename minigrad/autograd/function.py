@@ -1,6 +1,8 @@
 """Function: one differentiable op, and the public custom-op API (torch.autograd.Function's twin)."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ..backend import get_array_module
@@ -18,12 +20,16 @@ class inplace_writes:
     one cannot have had anything it saved changed, so backward skips its version check: one comparison."""
 
     count = 0
+    # ``+= 1`` reads, then writes: two threads writing in place at once could count once, and a node recorded
+    # between the two writes would then skip its check. torch's version counters are atomic; so are these.
+    lock = threading.Lock()
 
 
 def bump_version(tensor) -> None:
     """Record an in-place change of ``tensor``'s storage (torch's version counter)."""
-    tensor._version_counter[0] += 1
-    inplace_writes.count += 1
+    with inplace_writes.lock:
+        tensor._version_counter[0] += 1
+        inplace_writes.count += 1
 
 
 class recording:
