@@ -14,7 +14,8 @@ contender always runs first or after the same neighbour), each after a short unt
 one process, OpenBLAS worker threads (numpy, minigrad) keep spinning ~0.1 s after a call and
 starve torch's OpenMP threads on a small machine (measured: torch's step 2.3x slower without
 the pause, on 2 cores). Each block times many iterations and
-records the per-iteration time; the table shows the median and min-max over blocks, and the
+records the per-iteration time (an epoch is timed in slices of 100 batches, interleaved in the same
+way, and summed); the table shows the median and min-max over blocks, and the
 ratios of medians minigrad/torch and minigrad/numpy. A separate un-timed pass measures peak
 memory (see memory.py). Results go to stdout as a table and to a JSON file written atomically.
 """
@@ -52,10 +53,10 @@ DEFAULT_OUT = os.path.join(HERE, "results", "latest.json")
 
 # mode -> settings; --blocks/--iters/--warmup/--epoch-batches override
 MODES = {
-    "full": dict(blocks=7, epoch_blocks=3, target_block_s=0.25, warmup_s=0.3, cooldown_s=0.25,
+    "full": dict(blocks=7, epoch_blocks=3, epoch_slice=100, target_block_s=0.25, warmup_s=0.3, cooldown_s=0.25,
                  epoch_batches=None, batch_sizes=W.BATCH_SIZES, tensor_dataset_variant=True, memory_iters=3,
                  memory_batches=20),
-    "quick": dict(blocks=3, epoch_blocks=1, target_block_s=0.05, warmup_s=0.05, cooldown_s=0.15,
+    "quick": dict(blocks=3, epoch_blocks=1, epoch_slice=50, target_block_s=0.05, warmup_s=0.05, cooldown_s=0.15,
                   epoch_batches=150, batch_sizes=W.BATCH_SIZES, tensor_dataset_variant=False, memory_iters=2,
                   memory_batches=10),
 }
@@ -103,6 +104,62 @@ def calibrate(contender, cfg: dict) -> int:
     return max(1, min(100_000, round(cfg["target_block_s"] / per_iter)))
 
 
+def time_blocks(contenders: dict, result: dict, iters: dict, cfg: dict, log) -> tuple[dict, dict]:
+    """cfg["blocks"] blocks per contender, interleaved in a rotating order: seconds per iteration of each block,
+    and the iterations each block ran."""
+    max_block_s = max(1.0, 5 * cfg["target_block_s"])
+    times = {label: [] for label in contenders}
+    done = {label: [] for label in contenders}
+    order = list(contenders)
+    for b in range(cfg["blocks"]):
+        shift = b % max(1, len(order))
+        for label in order[shift:] + order[:shift]:
+            if result[label] is not None:      # failed in an earlier block
+                continue
+            time.sleep(cfg["cooldown_s"])      # let the previous contender's thread pools park
+            try:
+                t, n = time_block(contenders[label], iters[label], max_s=max_block_s)
+                times[label].append(t)
+                done[label].append(n)
+            except Exception as e:
+                result[label] = {"error": f"run: {type(e).__name__}: {e}"}
+        log(".", end="")
+    return times, done
+
+
+def time_sliced_epochs(contenders: dict, result: dict, cfg: dict, log) -> tuple[dict, dict]:
+    """cfg["epoch_blocks"] epochs per contender, each timed as the sum of its slices of cfg["epoch_slice"]
+    batches, the contenders' slices interleaved in a rotating order. An epoch takes seconds, and this host's
+    slow stretches last seconds too: whole-epoch blocks in turn let one stretch land on one contender's epoch,
+    while slices of a fraction of a second spread it over all of them."""
+    times = {label: [] for label in contenders}
+    for _ in range(cfg["epoch_blocks"]):
+        running = {label: c.slices(cfg["epoch_slice"]) for label, c in contenders.items() if result[label] is None}
+        spent = dict.fromkeys(running, 0.0)
+        turn = 0
+        while running:
+            order = list(running)
+            shift = turn % len(order)
+            turn += 1
+            for label in order[shift:] + order[:shift]:
+                gc.collect()
+                time.sleep(cfg["cooldown_s"])  # let the previous contender's thread pools park
+                t0 = time.perf_counter()
+                try:
+                    next(running[label])
+                except StopIteration:
+                    del running[label]
+                except Exception as e:
+                    result[label] = {"error": f"run: {type(e).__name__}: {e}"}
+                    del running[label], spent[label]
+                    continue
+                spent[label] += time.perf_counter() - t0
+        for label, seconds in spent.items():
+            times[label].append(seconds)
+        log(".", end="")
+    return times, {label: [1] * len(t) for label, t in times.items()}
+
+
 def run_workload(wl: W.Workload, cfg: dict, log) -> dict:
     contenders, result = {}, {label: None for label in wl.factories}  # None keeps the order
     for label, make in wl.factories.items():
@@ -126,24 +183,10 @@ def run_workload(wl: W.Workload, cfg: dict, log) -> dict:
             result[label] = {"error": f"warmup: {type(e).__name__}: {e}"}
             del contenders[label]
 
-    blocks = cfg["epoch_blocks"] if wl.group == "epoch" else cfg["blocks"]
-    max_block_s = max(1.0, 5 * cfg["target_block_s"])
-    times = {label: [] for label in contenders}
-    done = {label: [] for label in contenders}
-    order = list(contenders)
-    for b in range(blocks):
-        shift = b % max(1, len(order))
-        for label in order[shift:] + order[:shift]:
-            if result[label] is not None:      # failed in an earlier block
-                continue
-            time.sleep(cfg["cooldown_s"])      # let the previous contender's thread pools park
-            try:
-                t, n = time_block(contenders[label], iters[label], max_s=max_block_s)
-                times[label].append(t)
-                done[label].append(n)
-            except Exception as e:
-                result[label] = {"error": f"run: {type(e).__name__}: {e}"}
-        log(".", end="")
+    if wl.group == "epoch":
+        times, done = time_sliced_epochs(contenders, result, cfg, log)
+    else:
+        times, done = time_blocks(contenders, result, iters, cfg, log)
 
     for label, c in contenders.items():
         if result[label] is not None:
@@ -341,6 +384,8 @@ def parse_args(argv=None):
     p.add_argument("--iters", type=int, default=None, help="fixed iterations per block (no calibration)")
     p.add_argument("--warmup", type=int, default=None, help="fixed warm-up iterations (epoch: batches)")
     p.add_argument("--epoch-batches", type=int, default=None, help="stop each epoch after this many batches")
+    p.add_argument("--epoch-slice", type=int, default=None,
+                   help="batches per timed slice of an epoch (contenders' slices interleave)")
     p.add_argument("--fmnist-root", default=W.FMNIST_ROOT)
     p.add_argument("--no-memory", action="store_true", help="skip the un-timed peak-memory pass")
     p.add_argument("--check-only", action="store_true", help="run the correctness checks, time nothing")
@@ -419,6 +464,8 @@ def main(argv=None) -> int:
         cfg["blocks"] = cfg["epoch_blocks"] = args.blocks
     if args.epoch_batches is not None:
         cfg["epoch_batches"] = args.epoch_batches
+    if args.epoch_slice is not None:
+        cfg["epoch_slice"] = args.epoch_slice
     if args.batch_sizes:
         cfg["batch_sizes"] = tuple(int(b) for b in args.batch_sizes.split(","))
     cfg.update(iters=args.iters, warmup_iters=args.warmup, memory=not args.no_memory)
@@ -517,7 +564,9 @@ def main(argv=None) -> int:
                       "~0.1 s after a call) have parked and don't steal the cores; "
                       "each block records seconds per iteration "
                       "(time.perf_counter around the block, device synchronised before and after, "
-                      "gc.collect() before); median and min/max are over blocks",
+                      "gc.collect() before); median and min/max are over blocks. An epoch is one block, timed "
+                      "as the sum of its slices of epoch_slice batches, the contenders' slices interleaved in the "
+                      "same way",
             "ratios": "median(minigrad) / median(torch on the same device), median(minigrad) / median(numpy)",
             "memory": memory.__doc__.strip(),
             "correctness": f"np.allclose(rtol={W.RTOL}, atol={W.ATOL_REL} * max|reference|) of loss, updated "

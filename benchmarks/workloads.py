@@ -198,7 +198,35 @@ def fashion_mnist_arrays(root: str = FMNIST_ROOT):
     return _FMNIST_CACHE[root]
 
 
-class NumpyEpoch(NumpyContender):
+class EpochContender(Contender):
+    """An epoch (up to max_batches batches) as a generator of batches, ``_batches(limit)``: run() trains one,
+    and slices() trains one in pieces, so that the harness can interleave contenders' epochs slice by slice."""
+
+    max_batches = None
+
+    def _batches(self, limit):
+        raise NotImplementedError
+
+    def run(self):
+        for _ in self._batches(self.max_batches):
+            pass
+
+    def warmup(self, n):
+        for _ in self._batches(n):
+            pass
+        self.sync()
+
+    def slices(self, size: int):
+        """One epoch, pausing (device synchronised) after every ``size`` batches and at its end."""
+        for k, _ in enumerate(self._batches(self.max_batches), 1):
+            if k % size == 0:
+                self.sync()
+                yield
+        self.sync()
+        yield
+
+
+class NumpyEpoch(EpochContender, NumpyContender):
     """The floor for an epoch: shuffle indices, gather each batch with np.take into a
     preallocated buffer, train. No Dataset/DataLoader objects, no per-sample Python."""
 
@@ -211,7 +239,7 @@ class NumpyEpoch(NumpyContender):
         self.xbuf = np.empty((batch, self.X.shape[1]), np.float32)
         self.ybuf = np.empty(batch, np.int64)
 
-    def _epoch(self, limit):
+    def _batches(self, limit):
         perm = self.rng.permutation(len(self.X))
         for k, start in enumerate(range(0, len(perm), self.batch)):
             if limit is not None and k >= limit:
@@ -221,15 +249,10 @@ class NumpyEpoch(NumpyContender):
             xb = np.take(self.X, idx, axis=0, out=self.xbuf[:n], mode="clip")
             yb = np.take(self.Y, idx, out=self.ybuf[:n], mode="clip")
             self.net.train_step(xb, yb)
-
-    def run(self):
-        self._epoch(self.max_batches)
-
-    def warmup(self, n):
-        self._epoch(n)
+            yield
 
 
-class FrameworkEpoch(FrameworkContender):
+class FrameworkEpoch(EpochContender, FrameworkContender):
     """A tutorial training loop over a DataLoader; batches are flattened in the loop and, on
     CUDA, moved to the device per batch (as a tutorial does)."""
 
@@ -244,7 +267,7 @@ class FrameworkEpoch(FrameworkContender):
         if label:
             self.label = label
 
-    def _epoch(self, limit):
+    def _batches(self, limit):
         dev = self.fw.device
         for k, (xb, yb) in enumerate(self.loader):
             if limit is not None and k >= limit:
@@ -255,13 +278,7 @@ class FrameworkEpoch(FrameworkContender):
             loss = self.criterion(self.model(xb.reshape(xb.shape[0], -1)), yb)
             loss.backward()
             self.opt.step()
-
-    def run(self):
-        self._epoch(self.max_batches)
-
-    def warmup(self, n):
-        self._epoch(n)
-        self.sync()
+            yield
 
 
 def torch_loader(images, labels, shuffle=True, batch=EPOCH_BATCH, seed=0):

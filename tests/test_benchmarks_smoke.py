@@ -56,3 +56,43 @@ def test_ops_workload_runs_and_plots(tmp_path):
     assert all("median_s" in c for c in wl["contenders"].values())
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report["kernels"] in ("numba_cpu", "reference") and f"kernels: {report['kernels']}" in stdout
+
+
+def _workloads():
+    if os.path.join(ROOT, "benchmarks") not in sys.path:
+        sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import workloads
+    return workloads
+
+
+def test_epoch_slices_cover_the_epoch_once():
+    class Counting(_workloads().EpochContender):
+        def __init__(self, batches):
+            self.max_batches, self.ran, self.syncs = batches, 0, 0
+
+        def _batches(self, limit):
+            for _ in range(limit):
+                self.ran += 1
+                yield
+
+        def sync(self):
+            self.syncs += 1
+
+    for batches, size, pauses in [(5, 2, 3), (6, 2, 4), (3, 5, 1)]:
+        c = Counting(batches)
+        assert sum(1 for _ in c.slices(size)) == pauses
+        assert c.ran == batches and c.syncs == pauses
+
+
+def test_epoch_workload_runs_in_slices(tmp_path):
+    root = _workloads().FMNIST_ROOT
+    if not os.path.exists(os.path.join(root, "train-images-idx3-ubyte.gz")):
+        pytest.skip(f"Fashion-MNIST is not installed in {root} (apt-get install dataset-fashion-mnist)")
+    report, _ = _run(tmp_path, "--only", "epoch", "--epoch-batches", "5", "--epoch-slice", "2", "--no-memory",
+                     "--quick")
+    assert report["correctness"]["passed"] is True
+    (wl,) = report["workloads"]
+    assert wl["meta"]["batches"] == 5
+    for label in ("numpy", "torch", "minigrad"):
+        c = wl["contenders"][label]
+        assert c["blocks"] == 2 and len(c["per_iter_s"]) == 2 and all(t > 0 for t in c["per_iter_s"])
