@@ -9,7 +9,10 @@ import os
 
 import numpy as np
 
+from ._cpu_memory import keep_freed_memory
 from .kernels import reference as reference_kernels
+
+CPU_CACHING = keep_freed_memory()  # freed arrays' memory kept for reuse, not page-faulted in anew each step
 
 try:  # cupy is optional: `pip install minigrad[cuda]`
     import cupy as _cupy

@@ -679,11 +679,11 @@ def _geometry(stride, padding, dilation):
     return sh, sw, ph, pw, dh, dw
 
 
-def im2col(xp, x, kernel, stride, padding, dilation, into=None):
+def im2col(xp, x, kernel, stride, padding, dilation):
     if not _planes_2d(padding, x):
-        return reference.im2col(xp, x, kernel, stride, padding, dilation, into)
+        return reference.im2col(xp, x, kernel, stride, padding, dilation)
     out = reference.conv_out_shape(x.shape[2:], kernel, stride, padding, dilation)
-    cols = np.empty((x.shape[1], *kernel, x.shape[0], *out), dtype=x.dtype) if into is None else into
+    cols = np.empty((x.shape[1], *kernel, x.shape[0], *out), dtype=x.dtype)
     planes, swapped = reference.memory_order(x)  # a channel-major input: read as dense (C, N, H, W) planes
     _pick(_IM2COL, cols.size)(planes, swapped, cols, *_geometry(stride, padding, dilation))
     return cols

@@ -279,14 +279,13 @@ def memory_order(x):
     return (x.swapaxes(0, 1) if swap else x), swap
 
 
-def im2col(xp, x, kernel, stride, padding, dilation, into=None):
-    """(N, C, *spatial) -> columns (C, *kernel, N, *out), one strided copy per kernel offset, written ``into``
-    a C-ordered array of that shape when given. This layout makes a convolution ONE matrix product for the whole
-    batch (see ops/conv.py)."""
+def im2col(xp, x, kernel, stride, padding, dilation):
+    """(N, C, *spatial) -> columns (C, *kernel, N, *out), one strided copy per kernel offset. This layout makes a
+    convolution ONE matrix product for the whole batch (see ops/conv.py)."""
     n, c = x.shape[:2]
     out = conv_out_shape(x.shape[2:], kernel, stride, padding, dilation)
     planes = xp.swapaxes(padded(xp, x, padding), 0, 1)  # (C, N, ...): the columns' order
-    cols = xp.empty((c, *kernel, n, *out), dtype=x.dtype) if into is None else into
+    cols = xp.empty((c, *kernel, n, *out), dtype=x.dtype)
     for offset in offsets(kernel):
         cols[(slice(None),) + offset] = planes[(slice(None), slice(None)) + window(offset, out, stride, dilation)]
     return cols

@@ -9,7 +9,6 @@ output position across. Then
     relu and pooling keep that channel-major layout (pooling works in memory order), and the backward's
     ``grad (O, N*L)`` is again a free view;
   * col2im (the ``col2im`` kernel) sums the columns back, kernel offset by kernel offset;
-  * the largest columns live in a reused workspace (see below), not a fresh array per call.
 Groups add a leading batch axis to the products (``(G, O/G, Cg*k) @ (G, Cg*k, N*L)``).
 
 The backward is two more ops, each the other's adjoint partner, so that double backward is exact:
@@ -18,7 +17,6 @@ are closed under differentiation, as in torch's convolution_backward.
 """
 from __future__ import annotations
 
-import threading
 from math import prod
 
 from ..autograd import Function
@@ -40,41 +38,10 @@ class ConstantPad(Function):
         return ConstantPad.run(self.xp, grad, padding=tuple((-lo, -hi) for lo, hi in self.padding), value=0)
 
 
-# ---------------------------------------------------------------------------------------------- workspace
-# The columns are the convolution's largest arrays (k*k times its input), and each is consumed before the op
-# returns. A fresh NumPy array that large is mapped from the OS and page-faulted in on every call (glibc maps
-# blocks over 32 MB anew; smaller ones it reuses): ~4 ms per 40 MB, an eighth of the MNIST CNN's step. So those
-# go to a workspace kept per thread and dtype, grown to the largest size asked for.
-WORKSPACE_MIN_BYTES = 32 << 20
-
-
-class _Workspaces(threading.local):
-    def __init__(self):
-        self.by_dtype = {}
-
-
-_workspaces = _Workspaces()
-
-
-def _workspace(xp, shape, dtype):
-    """A C-ordered scratch array of ``shape`` that stays valid until the next call in this thread, or None
-    (allocate as usual) for a small array or on CuPy (its memory pool already reuses blocks)."""
-    size, dtype = prod(shape), xp.dtype(dtype)
-    if xp.__name__ != "numpy" or size * dtype.itemsize < WORKSPACE_MIN_BYTES:
-        return None
-    space = _workspaces.by_dtype.get(dtype)
-    if space is None or space.size < size:
-        space = _workspaces.by_dtype[dtype] = xp.empty(size, dtype=dtype)
-    return space[:size].reshape(shape)
-
-
 # ---------------------------------------------------------------------------------------------- im2col / col2im
-def unfold_array(xp, x, kernel, stride, padding, dilation, scratch=False):
-    """im2col: (N, C, *spatial) -> columns (C, *kernel, N, *out) (kernels/reference.py defines it); with
-    ``scratch``, in the workspace (for columns the caller is done with before it returns)."""
-    shape = (x.shape[1], *kernel, x.shape[0], *conv_out_shape(x.shape[2:], kernel, stride, padding, dilation))
-    into = _workspace(xp, shape, x.dtype) if scratch else None
-    return kernels(xp).im2col(xp, x, kernel, stride, padding, dilation, into)
+def unfold_array(xp, x, kernel, stride, padding, dilation):
+    """im2col: (N, C, *spatial) -> columns (C, *kernel, N, *out) (kernels/reference.py defines it)."""
+    return kernels(xp).im2col(xp, x, kernel, stride, padding, dilation)
 
 
 def fold_array(xp, cols, shape, kernel, stride, padding, dilation):
@@ -87,18 +54,17 @@ def _by_group(xp, a, groups):
     return xp.swapaxes(a, 0, 1).reshape((groups, a.shape[1] // groups, -1))
 
 
-def _matmul(xp, a, b, out=None):
-    """a @ b per group (into ``out``): a plain 2-D product for one group, where NumPy's stacked matmul can miss
-    BLAS."""
+def _matmul(xp, a, b):
+    """a @ b per group: a plain 2-D product for one group, where NumPy's stacked matmul can miss BLAS."""
     if a.shape[0] == 1:
-        return xp.matmul(a[0], b[0], out=None if out is None else out[0])[None]
-    return xp.matmul(a, b, out=out)
+        return (a[0] @ b[0])[None]
+    return xp.matmul(a, b)
 
 
 def conv_array(xp, x, weight, stride, padding, dilation, groups):
     """The convolution's value, without bias: (N, C, *spatial), (O, C/G, *kernel) -> (N, O, *out)."""
     o, kernel = weight.shape[0], weight.shape[2:]
-    cols = unfold_array(xp, x, kernel, stride, padding, dilation, scratch=True)
+    cols = unfold_array(xp, x, kernel, stride, padding, dilation)
     n, out = x.shape[0], cols.shape[2 + len(kernel):]
     w = weight.reshape((groups, o // groups, -1))
     y = _matmul(xp, w, cols.reshape((groups, w.shape[2], -1)))
@@ -139,7 +105,7 @@ class ConvInputGrad(Function):
         xp, kernel = self.xp, weight.shape[2:]
         w = weight.reshape((groups, weight.shape[0] // groups, -1))
         g = _by_group(xp, grad, groups)
-        cols = _matmul(xp, xp.swapaxes(w, 1, 2), g, out=_workspace(xp, (groups, w.shape[2], g.shape[2]), grad.dtype))
+        cols = _matmul(xp, xp.swapaxes(w, 1, 2), g)
         cols = cols.reshape((shape[1], *kernel, shape[0], *grad.shape[2:]))
         return fold_array(xp, cols, shape, kernel, stride, padding, dilation)
 
@@ -158,7 +124,7 @@ class ConvWeightGrad(Function):
         self.geometry = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
         self.save_for_backward(x, grad)
         xp = self.xp
-        cols = unfold_array(xp, x, kernel, stride, padding, dilation, scratch=True)
+        cols = unfold_array(xp, x, kernel, stride, padding, dilation)
         g = _by_group(xp, grad, groups)
         # cols @ g.T, transposed back, rather than g @ cols.T: OpenBLAS runs this long-K product markedly
         # faster with the many-row operand first (measured 2-3x on 2 cores)
