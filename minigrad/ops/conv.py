@@ -56,9 +56,7 @@ def _by_group(xp, a, groups):
 
 def _matmul(xp, a, b):
     """a @ b per group: a plain 2-D product for one group, where NumPy's stacked matmul can miss BLAS."""
-    if a.shape[0] == 1:
-        return (a[0] @ b[0])[None]
-    return xp.matmul(a, b)
+    return (a[0] @ b[0])[None] if a.shape[0] == 1 else xp.matmul(a, b)
 
 
 def conv_array(xp, x, weight, stride, padding, dilation, groups):
@@ -104,8 +102,7 @@ class ConvInputGrad(Function):
         self.save_for_backward(grad, weight)
         xp, kernel = self.xp, weight.shape[2:]
         w = weight.reshape((groups, weight.shape[0] // groups, -1))
-        g = _by_group(xp, grad, groups)
-        cols = _matmul(xp, xp.swapaxes(w, 1, 2), g)
+        cols = _matmul(xp, xp.swapaxes(w, 1, 2), _by_group(xp, grad, groups))
         cols = cols.reshape((shape[1], *kernel, shape[0], *grad.shape[2:]))
         return fold_array(xp, cols, shape, kernel, stride, padding, dilation)
 
