@@ -702,24 +702,24 @@ def max_pool(xp, x, kernel, stride, padding, dilation, out):
         return reference.max_pool(xp, x, kernel, stride, padding, dilation, out)
     planes, swap = reference.memory_order(x)
     best = np.empty(planes.shape[:2] + tuple(out), dtype=x.dtype)
-    which = np.empty(best.shape, dtype=np.int16 if kernel[0] * kernel[1] > 127 else np.int8)
+    which = np.empty(best.shape, dtype=reference.offset_dtype(np, kernel))
     if _is_2x2(kernel, stride, padding, dilation):
         _pick(_MAX_POOL_2X2, planes.size)(planes, best, which)
     else:
         _pick(_MAX_POOL, planes.size)(planes, best, which, *kernel, *_geometry(stride, padding, dilation),
                                       x.dtype.type(-np.inf))
-    return (best.swapaxes(0, 1), which.swapaxes(0, 1)) if swap else (best, which)
+    return reference.swapped(best, swap), reference.swapped(which, swap)
 
 
 def window_scatter(xp, grad, which, shape, kernel, stride, padding, dilation):
     if not _planes_2d(padding, grad):
         return reference.window_scatter(xp, grad, which, shape, kernel, stride, padding, dilation)
     which, swap = reference.memory_order(which)
-    g = grad.swapaxes(0, 1) if swap else grad
+    g = reference.swapped(grad, swap)
     out = np.empty(which.shape[:2] + tuple(shape[2:]), dtype=grad.dtype)
     if _is_2x2(kernel, stride, padding, dilation):
         _pick(_WINDOW_SCATTER_2X2, out.size)(g, which, out)
     else:
         _pick(_WINDOW_SCATTER, out.size)(g, which, out, *kernel, *_geometry(stride, padding, dilation),
                                          reference.disjoint(kernel, stride, dilation))
-    return out.swapaxes(0, 1) if swap else out
+    return reference.swapped(out, swap)

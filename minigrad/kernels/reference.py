@@ -8,6 +8,7 @@ NumPy and, where a twin has no kernel of its own, on CuPy too, so they use array
 from __future__ import annotations
 
 from itertools import product
+from math import prod
 
 import numpy as np
 
@@ -276,7 +277,18 @@ def memory_order(x):
     """``x`` (N, C, ...) with its first two axes swapped when C is the outer one in memory, and whether it was.
     Pooling treats every (n, c) plane alike, so either order gives the same result once swapped back."""
     swap = x.ndim > 2 and x.shape[0] > 1 and x.shape[1] > 1 and x.strides[1] > x.strides[0]
-    return (x.swapaxes(0, 1) if swap else x), swap
+    return swapped(x, swap), swap
+
+
+def swapped(a, swap: bool):
+    """``a`` with its first two axes swapped when ``swap``: memory_order's swap applied to a companion array, or
+    undone on a result (a swap is its own inverse)."""
+    return a.swapaxes(0, 1) if swap else a
+
+
+def offset_dtype(xp, kernel):
+    """The integer type of max pooling's ``which`` (a kernel offset): int8, or int16 past 127 offsets."""
+    return xp.int16 if prod(kernel) > 127 else xp.int8
 
 
 def im2col(xp, x, kernel, stride, padding, dilation):
@@ -317,7 +329,7 @@ def max_pool(xp, x, kernel, stride, padding, dilation, out):
     planes = padded(xp, planes, padding, lowest)
     views = [planes[(Ellipsis,) + window(o, out, stride, dilation)] for o in offsets(kernel)]
     best = xp.full(views[0].shape, lowest, dtype=x.dtype)
-    which = xp.zeros(best.shape, dtype=xp.int16 if len(views) > 127 else xp.int8)
+    which = xp.zeros(best.shape, dtype=offset_dtype(xp, kernel))
     if any(lo or hi for lo, hi in padding):  # start from each window's first offset inside the input, as torch
         inside = padded(xp, xp.ones(x.shape[2:], dtype=bool), padding, False)
         for k in range(len(views) - 1, -1, -1):
@@ -330,7 +342,7 @@ def max_pool(xp, x, kernel, stride, padding, dilation, out):
             wins |= xp.isnan(v)
         xp.copyto(best, v, where=wins)
         xp.copyto(which, k, where=wins)
-    return (best.swapaxes(0, 1), which.swapaxes(0, 1)) if swap else (best, which)
+    return swapped(best, swap), swapped(which, swap)
 
 
 def disjoint(kernel, stride, dilation) -> bool:
@@ -343,15 +355,14 @@ def window_scatter(xp, grad, which, shape, kernel, stride, padding, dilation):
     a kernel offset), into an array of ``shape`` with which's memory order (the pooled input's). Positions
     picked by several windows sum them in kernel-offset order."""
     which, swap = memory_order(which)
-    g = grad.swapaxes(0, 1) if swap else grad
+    g = swapped(grad, swap)
     size = tuple(n + lo + hi for n, (lo, hi) in zip(shape[2:], padding))
     planes = xp.zeros(which.shape[:2] + size, dtype=grad.dtype)
-    overlap = not disjoint(kernel, stride, dilation)
+    each_once = disjoint(kernel, stride, dilation)
     for k, o in enumerate(offsets(kernel)):
         view = planes[(Ellipsis,) + window(o, which.shape[2:], stride, dilation)]
-        if not overlap:  # each input written at most once: a masked copy, with no temporary
+        if each_once:  # each input written at most once: a masked copy, with no temporary
             xp.copyto(view, g, where=which == k)
         else:
             view += xp.where(which == k, g, 0)
-    planes = cropped(planes, shape[2:], padding)
-    return planes.swapaxes(0, 1) if swap else planes
+    return swapped(cropped(planes, shape[2:], padding), swap)

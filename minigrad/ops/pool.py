@@ -10,11 +10,7 @@ from __future__ import annotations
 
 from ..autograd import Function
 from ..backend import kernels
-from ..kernels.reference import cropped, memory_order, offsets, padded, window
-
-
-def _restore(a, swap):
-    return a.swapaxes(0, 1) if swap else a
+from ..kernels.reference import cropped, memory_order, offsets, padded, swapped, window
 
 
 # ---------------------------------------------------------------------------------------------- max pooling
@@ -98,7 +94,7 @@ class AvgPool(Function):
             total /= divisor
         else:  # integer pooling divides as C does (torch): truncating toward zero
             total = (total / divisor).astype(total.dtype)
-        return _restore(total, swap)
+        return swapped(total, swap)
 
     def backward(self, grad):
         return WindowSpread.run(self.xp, grad, **self.geometry)
@@ -119,7 +115,7 @@ class WindowSpread(Function):
         dilation = (1,) * len(kernel)
         for o in offsets(kernel):
             planes[(Ellipsis,) + window(o, g.shape[2:], stride, dilation)] += g
-        return _restore(cropped(planes, shape[2:], padding), swap)
+        return swapped(cropped(planes, shape[2:], padding), swap)
 
     def backward(self, gg):
         return AvgPool.run(self.xp, gg, out=self.out, **self.geometry)
