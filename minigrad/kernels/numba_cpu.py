@@ -206,9 +206,13 @@ def _softmax_loop(x, bits, logp, probs):
 _SOFTMAX = _compiled(_softmax_loop)
 
 
+def _float32_rows(x):
+    """Whether the row loops apply: a 2-d, C-ordered float32 NumPy array with at least one column."""
+    return x.ndim == 2 and type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous and x.shape[1]
+
+
 def softmax_pair(xp, x, dim):
-    if x.ndim != 2 or dim not in (1, -1) or type(x) is not np.ndarray or x.dtype != np.float32 \
-            or not x.flags.c_contiguous:
+    if dim not in (1, -1) or not _float32_rows(x):
         return reference.softmax_pair(xp, x, dim)
     logp, probs = np.empty_like(x), np.empty_like(x)
     _pick(_SOFTMAX, x.size)(x, x.view(np.int32), logp, probs)
@@ -235,10 +239,6 @@ def _softmax_grad_loop(x, shift, log_total, scale, out):
 
 _SOFTMAX_STATS = _compiled(_softmax_stats_loop, fastmath={"reassoc"})
 _SOFTMAX_GRAD = _compiled(_softmax_grad_loop)
-
-
-def _float32_rows(x):
-    return x.ndim == 2 and type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous and x.shape[1]
 
 
 def softmax_stats(xp, x):
