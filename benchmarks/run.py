@@ -104,16 +104,21 @@ def calibrate(contender, cfg: dict) -> int:
     return max(1, min(100_000, round(cfg["target_block_s"] / per_iter)))
 
 
+def rotated(labels: list, turn: int) -> list:
+    """The contenders' order in round ``turn``: A B C, B C A, C A B, ... so that none always runs first or
+    after the same neighbour."""
+    shift = turn % max(1, len(labels))
+    return labels[shift:] + labels[:shift]
+
+
 def time_blocks(contenders: dict, result: dict, iters: dict, cfg: dict, log) -> tuple[dict, dict]:
     """cfg["blocks"] blocks per contender, interleaved in a rotating order: seconds per iteration of each block,
     and the iterations each block ran."""
     max_block_s = max(1.0, 5 * cfg["target_block_s"])
     times = {label: [] for label in contenders}
     done = {label: [] for label in contenders}
-    order = list(contenders)
     for b in range(cfg["blocks"]):
-        shift = b % max(1, len(order))
-        for label in order[shift:] + order[:shift]:
+        for label in rotated(list(contenders), b):
             if result[label] is not None:      # failed in an earlier block
                 continue
             time.sleep(cfg["cooldown_s"])      # let the previous contender's thread pools park
@@ -138,10 +143,7 @@ def time_sliced_epochs(contenders: dict, result: dict, cfg: dict, log) -> tuple[
         spent = dict.fromkeys(running, 0.0)
         turn = 0
         while running:
-            order = list(running)
-            shift = turn % len(order)
-            turn += 1
-            for label in order[shift:] + order[:shift]:
+            for label in rotated(list(running), turn):
                 gc.collect()
                 time.sleep(cfg["cooldown_s"])  # let the previous contender's thread pools park
                 t0 = time.perf_counter()
@@ -154,6 +156,7 @@ def time_sliced_epochs(contenders: dict, result: dict, cfg: dict, log) -> tuple[
                     del running[label], spent[label]
                     continue
                 spent[label] += time.perf_counter() - t0
+            turn += 1
         for label, seconds in spent.items():
             times[label].append(seconds)
         log(".", end="")
