@@ -96,3 +96,15 @@ def test_epoch_workload_runs_in_slices(tmp_path):
     for label in ("numpy", "torch", "minigrad"):
         c = wl["contenders"][label]
         assert c["blocks"] == 2 and len(c["per_iter_s"]) == 2 and all(t > 0 for t in c["per_iter_s"])
+
+
+def test_floor_runs_every_mlp():
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "floor.py"), "--batch", "8",
+                           "--blocks", "1", "--target-block-s", "0.005", "--warmup-s", "0.01"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines() if line.split()[:2] in
+            (["784-520-320-240-120-10", "8"], ["784-100-10", "8"])]
+    assert len(rows) == 2
+    for row in rows:
+        assert row[-1].endswith("x") and float(row[-1][:-1]) > 0
