@@ -45,9 +45,25 @@ class SplitStep(W.FrameworkStep):
         loss.backward()
         self.fw.sync()
         t2 = time.perf_counter()
-        self.opt.step()
+        self.update()
         self.fw.sync()
         self.parts += (t1 - t0, t2 - t1, time.perf_counter() - t2)
+
+    def update(self):
+        self.opt.step()
+
+
+class ParallelUpdateStep(SplitStep):
+    """minigrad's step with the SGD update of any parameter of 256K elements or more split across the cores
+    (the first layer's weight; the default, numba_cpu.PARALLEL_MIN, keeps every loop below 1M on one core)."""
+
+    def update(self):
+        from minigrad.kernels import numba_cpu
+        serial_below, numba_cpu.PARALLEL_MIN = numba_cpu.PARALLEL_MIN, 1 << 18
+        try:
+            self.opt.step()
+        finally:
+            numba_cpu.PARALLEL_MIN = serial_below
 
 
 def main(argv=None) -> int:
@@ -55,6 +71,8 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=100, help="training steps per block")
+    p.add_argument("--parallel-update", action="store_true",
+                   help="also minigrad with the first layer's SGD update on every core (needs numba)")
     args = p.parse_args(argv)
 
     rng = np.random.default_rng(0)
@@ -62,6 +80,8 @@ def main(argv=None) -> int:
     y = rng.integers(0, W.BIG_MLP[-1], args.batch).astype(np.int64)
     weights = init_weights(W.BIG_MLP)
     steps = {name: SplitStep(W.Framework(name), W.BIG_MLP, weights, x, y) for name in ("minigrad", "torch")}
+    if args.parallel_update:
+        steps["minigrad[parallel update]"] = ParallelUpdateStep(W.Framework("minigrad"), W.BIG_MLP, weights, x, y)
     for step in steps.values():
         step.warmup(10)
     a = rng.standard_normal((args.batch, 784)).astype(np.float32)
