@@ -16,10 +16,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 
 import numpy as np
-from run import calibrate, rotated, time_block  # (first: run.py puts this checkout's minigrad on the path)
+from run import calibrate, time_blocks  # (first: run.py puts this checkout's minigrad on the path)
 
 import workloads as W
 from numpy_mlp import init_weights
@@ -54,11 +53,11 @@ def measure(sizes, batch, blocks, cfg):
                   "minigrad": W.FrameworkStep(W.Framework("minigrad"), sizes, weights, x, y),
                   "products": StepProducts(weights, x)}
     iters = {label: calibrate(c, cfg) for label, c in contenders.items()}
-    times = {label: [] for label in contenders}
-    for b in range(blocks):
-        for label in rotated(list(contenders), b):
-            time.sleep(cfg["cooldown_s"])  # let the other library's worker threads park (see run.py)
-            times[label].append(time_block(contenders[label], iters[label])[0])
+    failed = dict.fromkeys(contenders)  # time_blocks records a contender's error here and stops timing it
+    times, _ = time_blocks(contenders, failed, iters, dict(cfg, blocks=blocks), log=lambda *_, **__: None)
+    errors = {label: e for label, e in failed.items() if e is not None}
+    if errors:
+        raise RuntimeError(f"{'-'.join(map(str, sizes))}, batch {batch}: {errors}")
     return {label: statistics.median(t) for label, t in times.items()}
 
 
